@@ -1,0 +1,204 @@
+//! Client authentication: the key file first (generated at the default path
+//! when missing), then the keys of a running ssh-agent, in the order the
+//! Python program's SSH library uses. Failures say what was tried and which
+//! public key the server must accept.
+
+use std::io;
+use std::path::PathBuf;
+
+use async_ssh2_lite::ssh2::ErrorCode;
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::keys::{self, PublicKey};
+use crate::ssh::{Session, describe};
+use crate::{debug, info, warn};
+
+// libssh2 error codes that mean "the key file could not be used" rather
+// than "the server said no" (include/libssh2.h).
+const LIBSSH2_ERROR_FILE: i32 = -16;
+const LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED: i32 = -19;
+const LIBSSH2_ERROR_AUTHENTICATION_FAILED: i32 = -18;
+const LIBSSH2_ERROR_KEYFILE_AUTH_FAILED: i32 = -48;
+const LIBSSH2_ERROR_METHOD_NOT_SUPPORTED: i32 = -33;
+
+/// The key material, checked before we connect.
+pub struct Credentials {
+    key_path: PathBuf,
+    public: Option<PublicKey>,
+    encrypted: bool,
+    passphrase: Option<String>,
+}
+
+impl Credentials {
+    /// Reads the key file (or generates the default one) and checks that we
+    /// can use it: an encrypted key needs a passphrase before we dial out.
+    pub fn prepare(config: &Config) -> Result<Credentials, Error> {
+        if config.passphrase_on_command_line {
+            warn!(
+                "--passphrase is visible to other local users in the process list; set {} instead",
+                crate::config::PASSPHRASE_ENV
+            );
+        }
+        let path = &config.client_key;
+        let info = match keys::inspect(path) {
+            Err(Error::KeyFile { source, .. })
+                if source.kind() == io::ErrorKind::NotFound && config.client_key_is_default =>
+            {
+                match keys::generate_ed25519(path) {
+                    Ok(public) => info!(
+                        "created client key {}; add its public key to the server's authorized_keys: {}",
+                        path.display(),
+                        public.to_openssh()
+                    ),
+                    // Another instance created it first: use theirs.
+                    Err(Error::KeyGeneration { source, .. })
+                        if source.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+                keys::inspect(path)?
+            }
+            other => other?,
+        };
+        if info.mode & 0o077 != 0 {
+            warn!(
+                "client key {} is accessible by other users (mode {:03o}); run: chmod 600 {}",
+                path.display(),
+                info.mode,
+                path.display()
+            );
+        }
+        if info.encrypted && config.passphrase.is_none() {
+            return Err(Error::PassphraseMissing { path: path.clone() });
+        }
+        Ok(Credentials {
+            key_path: path.clone(),
+            public: info.public,
+            encrypted: info.encrypted,
+            passphrase: config.passphrase.clone(),
+        })
+    }
+}
+
+/// Authenticates as `config.username`, or explains why not.
+pub async fn authenticate(
+    session: &Session,
+    creds: &Credentials,
+    config: &Config,
+    target: &str,
+) -> Result<(), Error> {
+    let user = config.username.as_str();
+    let methods = session
+        .auth_methods(user)
+        .await
+        .map_err(|e| Error::Handshake {
+            target: target.to_string(),
+            detail: describe(&e),
+        })?
+        .to_string();
+    if session.authenticated() {
+        return Ok(());
+    }
+    debug!("server accepts: {methods}");
+    let mut tried = Vec::new();
+    if !methods.split(',').any(|m| m == "publickey") {
+        tried.push(format!("nothing (the server accepts only: {methods})"));
+        return Err(failure(creds, config, target, tried));
+    }
+
+    let key_label = match &creds.public {
+        Some(public) => format!(
+            "key {} ({})",
+            creds.key_path.display(),
+            public.fingerprint()
+        ),
+        None => format!("key {}", creds.key_path.display()),
+    };
+    match session
+        .userauth_pubkey_file(user, None, &creds.key_path, creds.passphrase.as_deref())
+        .await
+    {
+        Ok(()) if session.authenticated() => {
+            debug!("authenticated with {key_label}");
+            return Ok(());
+        }
+        Ok(()) => tried.push(key_label),
+        Err(e) => match ssh2_code(&e) {
+            Some(LIBSSH2_ERROR_AUTHENTICATION_FAILED | LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED) => {
+                tried.push(key_label)
+            }
+            Some(LIBSSH2_ERROR_FILE | LIBSSH2_ERROR_KEYFILE_AUTH_FAILED) if creds.encrypted => {
+                return Err(Error::PassphraseWrong {
+                    path: creds.key_path.clone(),
+                });
+            }
+            Some(
+                LIBSSH2_ERROR_FILE
+                | LIBSSH2_ERROR_KEYFILE_AUTH_FAILED
+                | LIBSSH2_ERROR_METHOD_NOT_SUPPORTED,
+            ) => {
+                return Err(Error::KeyFormat {
+                    path: creds.key_path.clone(),
+                    detail: describe(&e),
+                });
+            }
+            _ => {
+                return Err(Error::Ssh {
+                    context: "authenticating",
+                    detail: describe(&e),
+                });
+            }
+        },
+    }
+
+    if std::env::var_os("SSH_AUTH_SOCK").is_some_and(|s| !s.is_empty()) {
+        match try_agent(session, user).await {
+            Ok(AgentOutcome::Authenticated) => return Ok(()),
+            Ok(AgentOutcome::Rejected(0)) => tried.push("the ssh-agent (it holds no keys)".into()),
+            Ok(AgentOutcome::Rejected(n)) => tried.push(format!("{n} key(s) of the ssh-agent")),
+            Err(detail) => {
+                warn!("ssh-agent at SSH_AUTH_SOCK could not be used: {detail}");
+                tried.push("the ssh-agent (unreachable)".into());
+            }
+        }
+    }
+    Err(failure(creds, config, target, tried))
+}
+
+enum AgentOutcome {
+    Authenticated,
+    Rejected(usize),
+}
+
+/// Offers each identity of the agent in turn.
+async fn try_agent(session: &Session, user: &str) -> Result<AgentOutcome, String> {
+    let mut agent = session.agent().map_err(|e| describe(&e))?;
+    agent.connect().await.map_err(|e| describe(&e))?;
+    agent.list_identities().await.map_err(|e| describe(&e))?;
+    let identities = agent.identities().map_err(|e| describe(&e))?;
+    for identity in &identities {
+        if agent.userauth(user, identity).await.is_ok() && session.authenticated() {
+            debug!("authenticated with the agent's key {}", identity.comment());
+            let _ = agent.disconnect().await;
+            return Ok(AgentOutcome::Authenticated);
+        }
+    }
+    let _ = agent.disconnect().await;
+    Ok(AgentOutcome::Rejected(identities.len()))
+}
+
+fn failure(creds: &Credentials, config: &Config, target: &str, tried: Vec<String>) -> Error {
+    Error::Authentication {
+        username: config.username.clone(),
+        target: target.to_string(),
+        tried,
+        public_key: creds.public.as_ref().map(PublicKey::to_openssh),
+    }
+}
+
+fn ssh2_code(e: &async_ssh2_lite::Error) -> Option<i32> {
+    match e.as_ssh2()?.code() {
+        ErrorCode::Session(code) => Some(code),
+        ErrorCode::SFTP(_) => None,
+    }
+}

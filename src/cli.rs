@@ -1,0 +1,136 @@
+//! The command line, flag for flag the Python program's, plus our own
+//! additions. The doc comments are the `--help` text.
+
+use argh::FromArgs;
+
+/// Stdio MCP server that carries the session over SSH to a remote MCP server.
+/// A drop-in for the Python m2m-mcp-server-ssh-client: same flags, same defaults.
+#[derive(FromArgs, Debug, Default)]
+pub struct Args {
+    /// remote SSH server host (default: localhost)
+    #[argh(option, default = "String::from(\"localhost\")")]
+    pub host: String,
+
+    /// remote SSH server port (default: 8022)
+    #[argh(option, default = "8022")]
+    pub port: u16,
+
+    /// SSH username (default: mcp)
+    #[argh(option, default = "String::from(\"mcp\")")]
+    pub username: String,
+
+    /// client private key file (default: ~/.ssh/m2m_mcp_server_ssh_client, created if missing)
+    #[argh(option)]
+    pub client_key: Option<String>,
+
+    /// known_hosts file to verify the server against (default: ~/.ssh/known_hosts)
+    #[argh(option)]
+    pub known_hosts: Option<String>,
+
+    /// passphrase of the private key; prefer the MCP_SSH_PASSPHRASE environment variable, which other users cannot see
+    #[argh(option)]
+    pub passphrase: Option<String>,
+
+    /// skip host key verification (open to man-in-the-middle attacks; testing only)
+    #[argh(switch)]
+    pub disable_host_key_checking: bool,
+
+    /// fetch the server key from, and register our key with, the server's key server
+    #[argh(switch)]
+    pub use_key_server: bool,
+
+    /// port of the key server (default: 8000)
+    #[argh(option, default = "8000")]
+    pub key_server_port: u16,
+
+    /// log level: DEBUG, INFO, WARNING, ERROR or CRITICAL, any case (default: INFO)
+    #[argh(option, default = "String::from(\"INFO\")")]
+    pub log_level: String,
+
+    /// run this remote command instead of asking for a shell (for a plain sshd serving an MCP server on stdio)
+    #[argh(option)]
+    pub command: Option<String>,
+
+    /// seconds allowed to connect, from TCP to the open channel (default: 10)
+    #[argh(option, default = "10")]
+    pub connect_timeout: u64,
+
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
+}
+
+/// Options that take a value, for splitting `--name=value` (which the Python
+/// program's argparse accepts and argh does not) into two arguments.
+const VALUE_OPTIONS: &[&str] = &[
+    "--host",
+    "--port",
+    "--username",
+    "--client-key",
+    "--known-hosts",
+    "--passphrase",
+    "--key-server-port",
+    "--log-level",
+    "--command",
+    "--connect-timeout",
+];
+
+/// Rewrites `--name=value` as `--name value` for our value options, so that
+/// configurations written for the Python program keep working.
+pub fn normalize(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest_is_positional = false;
+    for arg in args {
+        if !rest_is_positional {
+            if arg == "--" {
+                rest_is_positional = true;
+            } else if let Some((name, value)) = arg.split_once('=') {
+                if VALUE_OPTIONS.contains(&name) {
+                    out.push(name.to_string());
+                    out.push(value.to_string());
+                    continue;
+                }
+            }
+        }
+        out.push(arg);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn equals_form_is_split_for_value_options_only() {
+        let got = normalize(strings(&[
+            "--port=2222",
+            "--disable-host-key-checking",
+            "--command=a=b",
+        ]));
+        assert_eq!(
+            got,
+            strings(&[
+                "--port",
+                "2222",
+                "--disable-host-key-checking",
+                "--command",
+                "a=b"
+            ])
+        );
+    }
+
+    #[test]
+    fn defaults_are_the_python_programs() {
+        let args = Args::from_args(&["m2m-mcp-server-ssh-client"], &[]).unwrap();
+        assert_eq!(args.host, "localhost");
+        assert_eq!(args.port, 8022);
+        assert_eq!(args.username, "mcp");
+        assert_eq!(args.key_server_port, 8000);
+        assert_eq!(args.log_level, "INFO");
+    }
+}

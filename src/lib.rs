@@ -1,0 +1,48 @@
+//! `m2m-mcp-server-ssh-client`: a stdio MCP server that carries the session
+//! over SSH to a remote MCP server.
+//!
+//! The MCP host starts us and speaks newline-delimited JSON-RPC on our stdin
+//! and stdout. We open one SSH session (host key checked against known_hosts,
+//! public key authentication) and one channel on it, with a shell request for
+//! the peer server `m2m-mcp-server-ssh-server` or an exec request for any
+//! sshd. The relay then moves bytes both ways on a single smol event loop:
+//! host lines to the channel untouched, the remote's JSON-RPC lines to our
+//! stdout untouched, anything else the remote prints to our stderr. When the
+//! host closes stdin we send EOF, let the remote finish, and close.
+
+#![forbid(unsafe_code)]
+#![allow(
+    clippy::result_large_err,
+    reason = "an Error is built at most once per run, on the way out; its size costs nothing"
+)]
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod json_lines;
+pub mod keys;
+pub mod known_hosts;
+pub mod log;
+pub mod relay;
+pub mod socket;
+pub mod ssh;
+pub mod stdio;
+
+pub use error::Error;
+
+use config::Config;
+
+/// Connects and relays until the session ends.
+pub async fn run(config: &Config) -> Result<relay::Ending, Error> {
+    let connection = ssh::connect(config).await?;
+    let mut input = stdio::stdin().map_err(|source| Error::Stdio {
+        context: "cannot open stdin",
+        source,
+    })?;
+    let mut output = stdio::stdout().map_err(|source| Error::Stdio {
+        context: "cannot open stdout",
+        source,
+    })?;
+    relay::run(&mut input, &mut output, connection).await
+}

@@ -1,0 +1,82 @@
+//! Human messages, all on stderr, one line each, prefixed with the program
+//! name. stdout belongs to the MCP session and is never touched here.
+//!
+//! The level is global because every module logs and threading a logger
+//! through them buys nothing in a single-process tool.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Prefix of every line we print, as ripgrep does with `rg: `.
+pub const PREFIX: &str = "m2m-mcp-server-ssh-client";
+
+/// Message levels, named as the Python program names them (`--log-level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug = 0,
+    Info = 1,
+    Warning = 2,
+    Error = 3,
+    Critical = 4,
+}
+
+impl Level {
+    /// Parses a level name in any case, as Python's logging accepts them.
+    pub fn parse(name: &str) -> Option<Level> {
+        match name.to_ascii_uppercase().as_str() {
+            "DEBUG" => Some(Level::Debug),
+            "INFO" => Some(Level::Info),
+            "WARNING" | "WARN" => Some(Level::Warning),
+            "ERROR" => Some(Level::Error),
+            "CRITICAL" | "FATAL" => Some(Level::Critical),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Error => "error",
+            Level::Critical => "critical",
+        }
+    }
+}
+
+static THRESHOLD: AtomicU8 = AtomicU8::new(Level::Info as u8);
+
+/// Sets the lowest level that is printed.
+pub fn set_level(level: Level) {
+    THRESHOLD.store(level as u8, Ordering::Relaxed);
+}
+
+/// Whether a message at `level` would be printed; lets callers skip
+/// formatting work (such as a message head) that nobody will see.
+pub fn enabled(level: Level) -> bool {
+    level as u8 >= THRESHOLD.load(Ordering::Relaxed)
+}
+
+/// Prints one line at `level`. A failed write to stderr is ignored: there is
+/// nowhere left to report it, and it must not end the session.
+pub fn write(level: Level, args: fmt::Arguments<'_>) {
+    if enabled(level) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{PREFIX}: {}: {args}", level.label());
+    }
+}
+
+/// The final line of a run that failed: no level label, so that it reads as
+/// the answer (`m2m-mcp-server-ssh-client: Connection refused by ...`).
+pub fn fatal(args: fmt::Arguments<'_>) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{PREFIX}: {args}");
+}
+
+#[macro_export]
+macro_rules! debug { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Debug, format_args!($($t)*)) } }
+#[macro_export]
+macro_rules! info { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Info, format_args!($($t)*)) } }
+#[macro_export]
+macro_rules! warn { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Warning, format_args!($($t)*)) } }

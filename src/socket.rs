@@ -1,0 +1,89 @@
+//! The SSH socket: async-ssh2-lite's stream trait implemented over smol's
+//! reactor, so that one reactor serves stdio, the socket, timers and signals.
+//!
+//! Two modes, on purpose:
+//! - The awaited calls (`x_with`: handshake, authentication, channel
+//!   requests, EOF, close) retry libssh2 until it answers, waiting on the
+//!   socket in the direction libssh2 says it is blocked on. When libssh2
+//!   reports EAGAIN with no direction at all (libssh2 issue 1672), a short
+//!   timer stands in, so that we neither hang nor spin.
+//! - The polled calls (`poll_x_with`, behind `AsyncRead`/`AsyncWrite` on a
+//!   channel stream) try libssh2 once and return `WouldBlock` at once. The
+//!   relay is their only user and does its own waiting: it owns the session
+//!   and waits on every direction any of its calls asked for. This sidesteps
+//!   the crate's own polling, which can panic on an unexpected direction and
+//!   lose wakeups (see the reference notes on libssh2 pitfalls).
+
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_ssh2_lite::ssh2::{BlockDirections, Error as Ssh2Error, Session};
+use async_ssh2_lite::{
+    AsyncSessionStream, Error as AsyncSsh2Error, util::ssh2_error_is_would_block,
+};
+use smol::Async;
+use smol::future::FutureExt;
+
+/// How long to wait before retrying a call that returned EAGAIN without a
+/// direction: long enough not to spin, short enough not to be noticed.
+pub const DIRECTIONLESS_RETRY: Duration = Duration::from_millis(5);
+
+/// The TCP connection under the SSH session, shared between libssh2's calls
+/// and the relay's readiness waits.
+#[derive(Clone)]
+pub struct SshSocket(pub Arc<Async<TcpStream>>);
+
+impl SshSocket {
+    /// Waits until the socket may let libssh2 make progress in `directions`.
+    pub async fn ready(&self, directions: BlockDirections) -> io::Result<()> {
+        match directions {
+            BlockDirections::Inbound => self.0.readable().await,
+            BlockDirections::Outbound => self.0.writable().await,
+            BlockDirections::Both => self.0.readable().or(self.0.writable()).await,
+            BlockDirections::None => {
+                smol::Timer::after(DIRECTIONLESS_RETRY).await;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl AsRawFd for SshSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+#[async_trait::async_trait]
+impl AsyncSessionStream for SshSocket {
+    async fn x_with<R>(
+        &self,
+        mut op: impl FnMut() -> Result<R, Ssh2Error> + Send,
+        sess: &Session,
+        _expected_block_directions: BlockDirections,
+        _sleep_dur: Option<Duration>,
+    ) -> Result<R, AsyncSsh2Error> {
+        loop {
+            match op() {
+                Err(err) if ssh2_error_is_would_block(&err) => {}
+                result => return result.map_err(Into::into),
+            }
+            self.ready(sess.block_directions()).await?;
+        }
+    }
+
+    fn poll_x_with<R>(
+        &self,
+        _cx: &mut Context,
+        mut op: impl FnMut() -> Result<R, io::Error> + Send,
+        _sess: &Session,
+        _expected_block_directions: BlockDirections,
+        _sleep_dur: Option<Duration>,
+    ) -> Poll<Result<R, io::Error>> {
+        Poll::Ready(op())
+    }
+}

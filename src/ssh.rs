@@ -1,0 +1,322 @@
+//! Establishing the session: resolve → TCP connect (each address, with a
+//! timeout) → SSH handshake → host key check → authentication → channel with
+//! a shell or exec request. Everything after TCP connect shares one deadline.
+
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_ssh2_lite::ssh2::MethodType;
+use async_ssh2_lite::{AsyncChannel, AsyncSession, SessionConfiguration};
+use smol::Async;
+use smol::future::FutureExt;
+
+use crate::auth;
+use crate::config::{Config, HostKeyPolicy, Remote};
+use crate::error::Error;
+use crate::known_hosts::{self, KnownHosts, Verdict};
+use crate::socket::SshSocket;
+use crate::{debug, info, warn};
+
+pub type Session = AsyncSession<SshSocket>;
+pub type Channel = AsyncChannel<SshSocket>;
+
+/// An open channel with its session and the socket under both.
+pub struct Connection {
+    pub session: Session,
+    pub channel: Channel,
+    pub socket: SshSocket,
+    /// `host:port` as the user named it, for messages.
+    pub target: String,
+}
+
+/// Host key algorithms we offer, most preferred first; narrowed to what this
+/// libssh2 build supports (it refuses a preference naming one it lacks).
+const HOST_KEY_ALGORITHMS: &[&str] = &[
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "rsa-sha2-512",
+    "rsa-sha2-256",
+    "ssh-rsa",
+];
+
+/// Opens the session and its channel, or says exactly why not.
+pub async fn connect(config: &Config) -> Result<Connection, Error> {
+    let target = format!("{}:{}", display_host(&config.host), config.port);
+    // Checked before touching the network: a key problem is the user's to
+    // fix whatever the server says.
+    let credentials = auth::Credentials::prepare(config)?;
+    let known_hosts = match &config.host_keys {
+        HostKeyPolicy::KnownHosts(path) => {
+            Some(KnownHosts::load(path).map_err(|source| Error::Stdio {
+                context: "cannot read the known_hosts file",
+                source,
+            })?)
+        }
+        HostKeyPolicy::Disabled => {
+            warn!(
+                "host key checking is disabled (--disable-host-key-checking): anyone on the network path can pose as {target}"
+            );
+            None
+        }
+    };
+
+    let stream = tcp_connect(&config.host, config.port, config.connect_timeout, &target).await?;
+    let socket = SshSocket(Arc::new(stream));
+    let setup = async {
+        let mut session = Session::new(socket.clone(), SessionConfiguration::new())
+            .map_err(|e| handshake_error(&target, e))?;
+        prefer_host_key_types(&session, known_hosts.as_ref(), config).await?;
+        session
+            .handshake()
+            .await
+            .map_err(|e| handshake_error(&target, e))?;
+        log_algorithms(&session);
+        if let Some(known_hosts) = &known_hosts {
+            verify_host_key(&session, known_hosts, config, &target)?;
+        }
+        auth::authenticate(&session, &credentials, config, &target).await?;
+        let channel = open_channel(&session, &config.remote).await?;
+        Ok::<_, Error>((session, channel))
+    };
+    let timeout = async {
+        smol::Timer::after(config.connect_timeout).await;
+        Err(Error::ConnectTimeout {
+            target: target.clone(),
+            secs: config.connect_timeout.as_secs(),
+        })
+    };
+    let (session, channel) = setup.or(timeout).await?;
+    info!("connected to {target} as '{}'", config.username);
+    Ok(Connection {
+        session,
+        channel,
+        socket,
+        target,
+    })
+}
+
+/// Resolves the host and tries each address in turn, as OpenSSH does.
+async fn tcp_connect(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+    target: &str,
+) -> Result<Async<TcpStream>, Error> {
+    let addrs: Vec<SocketAddr> =
+        smol::net::resolve((host, port))
+            .await
+            .map_err(|source| Error::Resolve {
+                host: host.to_string(),
+                source,
+            })?;
+    if addrs.is_empty() {
+        return Err(Error::Resolve {
+            host: host.to_string(),
+            source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
+        });
+    }
+    let mut last_error = None;
+    for addr in addrs {
+        debug!("connecting to {addr}");
+        let attempt = Async::<TcpStream>::connect(addr).or(async {
+            smol::Timer::after(timeout).await;
+            Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
+        });
+        match attempt.await {
+            Ok(stream) => {
+                // Interactive request/response traffic: do not hold back small writes.
+                let _ = stream.get_ref().set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => {
+                debug!("{addr}: {e}");
+                last_error = Some(e);
+            }
+        }
+    }
+    let target = target.to_string();
+    Err(match last_error {
+        Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            Error::ConnectionRefused { target }
+        }
+        Some(e) if e.kind() == io::ErrorKind::TimedOut => Error::ConnectTimeout {
+            target,
+            secs: timeout.as_secs(),
+        },
+        Some(source) => Error::Connect { target, source },
+        None => Error::ConnectionRefused { target },
+    })
+}
+
+/// Offers first the host key types known_hosts holds for this host, so that a
+/// host known by its ECDSA key is not taken for changed because the server
+/// would rather show its ed25519 key (OpenSSH orders them the same way).
+async fn prefer_host_key_types(
+    session: &Session,
+    known: Option<&KnownHosts>,
+    config: &Config,
+) -> Result<(), Error> {
+    let supported = session
+        .supported_algs(MethodType::HostKey)
+        .await
+        .unwrap_or_default();
+    let mut order: Vec<&str> = Vec::new();
+    if let Some(known) = known {
+        for key_type in known.key_types_for(&config.host, config.port) {
+            let algorithms: &[&str] = match key_type.as_str() {
+                "ssh-rsa" => &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+                _ => &[],
+            };
+            for name in algorithms.iter().copied().chain(
+                HOST_KEY_ALGORITHMS
+                    .iter()
+                    .copied()
+                    .filter(|a| *a == key_type),
+            ) {
+                if !order.contains(&name) {
+                    order.push(name);
+                }
+            }
+        }
+    }
+    for name in HOST_KEY_ALGORITHMS {
+        if !order.contains(name) {
+            order.push(name);
+        }
+    }
+    order.retain(|name| supported.contains(name));
+    if order.is_empty() {
+        return Ok(());
+    }
+    let prefs = order.join(",");
+    debug!("host key algorithms offered: {prefs}");
+    session
+        .method_pref(MethodType::HostKey, &prefs)
+        .await
+        .map_err(|e| Error::Handshake {
+            target: format!("{}:{}", config.host, config.port),
+            detail: e.to_string(),
+        })
+}
+
+fn log_algorithms(session: &Session) {
+    if crate::log::enabled(crate::log::Level::Debug) {
+        let kex = session.methods(MethodType::Kex).unwrap_or("?");
+        let host_key = session.methods(MethodType::HostKey).unwrap_or("?");
+        let cipher = session.methods(MethodType::CryptCs).unwrap_or("?");
+        debug!("negotiated kex {kex}, host key {host_key}, cipher {cipher}");
+    }
+}
+
+/// Checks the presented host key against known_hosts; any doubt is a refusal.
+fn verify_host_key(
+    session: &Session,
+    known: &KnownHosts,
+    config: &Config,
+    target: &str,
+) -> Result<(), Error> {
+    let (blob, _) = session.host_key().ok_or_else(|| Error::Handshake {
+        target: target.to_string(),
+        detail: "the server presented no host key".into(),
+    })?;
+    let key_type = known_hosts::key_type(blob).unwrap_or_else(|| "unknown".into());
+    let fingerprint = known_hosts::fingerprint(blob);
+    match known.check(&config.host, config.port, blob) {
+        Verdict::Trusted { line } => {
+            debug!(
+                "host key {key_type} {fingerprint} matches {} line {line}",
+                known.path().display()
+            );
+            Ok(())
+        }
+        Verdict::Revoked { line } => Err(Error::RevokedHostKey {
+            target: target.to_string(),
+            known_hosts: known.path().to_path_buf(),
+            line,
+        }),
+        Verdict::Changed { line } => Err(Error::ChangedHostKey {
+            target: target.to_string(),
+            known_hosts: known.path().to_path_buf(),
+            line,
+            key_type,
+            fingerprint,
+        }),
+        Verdict::Unknown {
+            other_types,
+            plain_host_lines,
+        } => {
+            let mut notes = Vec::new();
+            if !other_types.is_empty() {
+                notes.push(format!(
+                    "the file holds {} keys for this host, which the server did not offer",
+                    other_types.join(", ")
+                ));
+            }
+            if let Some(line) = plain_host_lines.first() {
+                notes.push(format!(
+                    "line {line} names the host without a port, which applies to port 22 only, as in OpenSSH"
+                ));
+            }
+            Err(Error::UnknownHostKey {
+                target: target.to_string(),
+                known_hosts: known.path().to_path_buf(),
+                key_type,
+                fingerprint,
+                line_to_add: known_hosts::line_for(&config.host, config.port, blob),
+                note: (!notes.is_empty()).then(|| notes.join("; ")),
+            })
+        }
+    }
+}
+
+/// Opens a session channel and asks for a shell or runs the command. Never a
+/// pty: the peer server refuses one, and a pty would mangle JSON lines.
+async fn open_channel(session: &Session, remote: &Remote) -> Result<Channel, Error> {
+    let mut channel = session
+        .channel_session()
+        .await
+        .map_err(|e| Error::Channel {
+            what: "session channel".into(),
+            detail: e.to_string(),
+        })?;
+    match remote {
+        Remote::Shell => channel.shell().await.map_err(|e| Error::Channel {
+            what: "shell request".into(),
+            detail: e.to_string(),
+        })?,
+        Remote::Exec(command) => channel.exec(command).await.map_err(|e| Error::Channel {
+            what: format!("exec request for '{command}'"),
+            detail: e.to_string(),
+        })?,
+    }
+    Ok(channel)
+}
+
+fn handshake_error(target: &str, e: async_ssh2_lite::Error) -> Error {
+    Error::Handshake {
+        target: target.to_string(),
+        detail: describe(&e),
+    }
+}
+
+/// The message of an async-ssh2-lite error, without its Debug wrapping.
+pub fn describe(e: &async_ssh2_lite::Error) -> String {
+    match e {
+        async_ssh2_lite::Error::Ssh2(e) => e.message().to_string(),
+        async_ssh2_lite::Error::Io(e) => e.to_string(),
+        async_ssh2_lite::Error::Other(e) => e.to_string(),
+    }
+}
+
+/// `[::1]` for IPv6 literals, so that `host:port` reads unambiguously.
+fn display_host(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}

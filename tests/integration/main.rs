@@ -1,0 +1,5 @@
+//! Integration tests: the real binary against a real sshd on loopback.
+
+mod support;
+
+mod relay;

@@ -1,0 +1,476 @@
+//! Real endpoints for the integration tests: an OpenSSH `sshd` on 127.0.0.1
+//! with its own config, keys and free port, and our binary run as an MCP host
+//! runs it. Every daemon and client is killed when its guard drops; a failing
+//! test prints the daemon's log.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_m2m-mcp-server-ssh-client");
+/// How long any single step may take before the test fails instead of hanging.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The absolute path of the Python interpreter, since sshd's sessions get a
+/// minimal PATH.
+pub fn python() -> String {
+    let out = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 must be installed");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The command line that starts the fixture MCP server.
+pub fn mcp_server_command() -> String {
+    format!("{} {}", python(), fixture("mcp_server.py").display())
+}
+
+pub fn current_user() -> String {
+    let out = Command::new("id").arg("-un").output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Runs ssh-keygen to make a key; returns the public key line ("type base64").
+pub fn keygen(path: &Path, key_type: &str, passphrase: &str) -> String {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", key_type, "-N", passphrase, "-C", "", "-f"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ssh-keygen failed");
+    public_line(&path.to_string_lossy())
+}
+
+/// "type base64" of `PATH.pub`.
+pub fn public_line(key_path: &str) -> String {
+    let text = fs::read_to_string(format!("{key_path}.pub")).unwrap();
+    text.split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// How the test sshd serves sessions.
+pub struct SshdOptions {
+    /// Runs for every session, shell or exec (`ForceCommand`).
+    pub force_command: Option<String>,
+    /// Extra sshd_config lines.
+    pub extra: Vec<String>,
+}
+
+impl Default for SshdOptions {
+    fn default() -> Self {
+        SshdOptions {
+            force_command: Some(mcp_server_command()),
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// An sshd on 127.0.0.1, killed on drop.
+pub struct Sshd {
+    pub port: u16,
+    pub dir: TempDir,
+    /// "ssh-ed25519 BASE64" of its host key.
+    pub host_key: String,
+    pub user: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Sshd {
+    pub fn start() -> Sshd {
+        Sshd::start_with(SshdOptions::default())
+    }
+
+    pub fn start_with(options: SshdOptions) -> Sshd {
+        // sshd refuses to start without its privilege separation directory.
+        fs::create_dir_all("/run/sshd").unwrap();
+        let dir = tempfile::Builder::new().prefix("sshd-").tempdir().unwrap();
+        let host_key_path = dir.path().join("host_ed25519");
+        let host_key = keygen(&host_key_path, "ed25519", "");
+        fs::write(dir.path().join("authorized_keys"), "").unwrap();
+        let user = current_user();
+        let log = dir.path().join("sshd.log");
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut config = vec![
+                format!("Port {port}"),
+                "ListenAddress 127.0.0.1".into(),
+                format!("HostKey {}", host_key_path.display()),
+                format!("PidFile {}/sshd.pid", dir.path().display()),
+                format!(
+                    "AuthorizedKeysFile {}/authorized_keys",
+                    dir.path().display()
+                ),
+                "StrictModes no".into(),
+                "UsePAM no".into(),
+                "PasswordAuthentication no".into(),
+                "KbdInteractiveAuthentication no".into(),
+                "PubkeyAuthentication yes".into(),
+                "PermitRootLogin yes".into(),
+                format!("AllowUsers {user}"),
+                "LogLevel VERBOSE".into(),
+                "PrintMotd no".into(),
+            ];
+            config.extend(options.extra.iter().cloned());
+            if let Some(command) = &options.force_command {
+                config.push(format!("ForceCommand {command}"));
+            }
+            let config_path = dir.path().join("sshd_config");
+            fs::write(&config_path, config.join("\n") + "\n").unwrap();
+            let mut child = Command::new("/usr/sbin/sshd")
+                .args(["-D", "-f"])
+                .arg(&config_path)
+                .arg("-E")
+                .arg(&log)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("sshd must be installed (openssh-server)");
+            if wait_ready(&mut child, port) {
+                return Sshd {
+                    port,
+                    dir,
+                    host_key,
+                    user,
+                    child,
+                    log,
+                };
+            }
+            // Most likely lost the port to another process: try another.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "sshd did not start; its log:\n{}",
+            fs::read_to_string(&log).unwrap_or_default()
+        )
+    }
+
+    pub fn authorize(&self, public_line: &str) {
+        let path = self.dir.path().join("authorized_keys");
+        let mut text = fs::read_to_string(&path).unwrap();
+        text.push_str(public_line);
+        text.push('\n');
+        fs::write(path, text).unwrap();
+    }
+
+    /// The known_hosts line for this server, as OpenSSH writes it for a non-22 port.
+    pub fn known_hosts_line(&self) -> String {
+        format!("[127.0.0.1]:{} {}", self.port, self.host_key)
+    }
+
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Ready once its banner reads back.
+fn wait_ready(child: &mut Child, port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut banner = [0u8; 8];
+            if stream.read_exact(&mut banner).is_ok() && &banner == b"SSH-2.0-" {
+                return true;
+            }
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if thread::panicking() {
+            eprintln!("--- sshd log ---\n{}\n--- end of sshd log ---", self.log());
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A client home: a scratch HOME with a client key authorized on the server
+/// and a known_hosts file that trusts it.
+pub struct Home {
+    pub dir: TempDir,
+    pub key: PathBuf,
+    pub known_hosts: PathBuf,
+}
+
+impl Home {
+    /// An authorized ed25519 key and a known_hosts holding the server's line.
+    pub fn new(sshd: &Sshd) -> Home {
+        let home = Home::empty();
+        let public = keygen(&home.key, "ed25519", "");
+        sshd.authorize(&public);
+        fs::write(&home.known_hosts, sshd.known_hosts_line() + "\n").unwrap();
+        home
+    }
+
+    /// No key and an empty known_hosts.
+    pub fn empty() -> Home {
+        let dir = tempfile::Builder::new().prefix("home-").tempdir().unwrap();
+        let ssh = dir.path().join("keys");
+        fs::create_dir(&ssh).unwrap();
+        fs::set_permissions(&ssh, fs::Permissions::from_mode(0o700)).unwrap();
+        let key = ssh.join("id_test");
+        let known_hosts = ssh.join("known_hosts");
+        fs::write(&known_hosts, "").unwrap();
+        Home {
+            dir,
+            key,
+            known_hosts,
+        }
+    }
+
+    /// Our binary with flags for this server and this home; nothing from the
+    /// real environment that could change the outcome.
+    pub fn client(&self, sshd: &Sshd) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &sshd.port.to_string(),
+            "--username",
+            &sshd.user,
+        ])
+        .arg("--client-key")
+        .arg(&self.key)
+        .arg("--known-hosts")
+        .arg(&self.known_hosts)
+        .env("HOME", self.dir.path())
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("MCP_SSH_PASSPHRASE");
+        cmd
+    }
+}
+
+/// Feeds `input`, closes stdin, and waits for the exit (killing it after
+/// [`STEP_TIMEOUT`]).
+pub fn run(mut cmd: Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = wait_output(child, STEP_TIMEOUT);
+    let _ = writer.join();
+    output
+}
+
+/// Collects stdout and stderr while waiting for the exit, killing the child
+/// if it outlives `timeout`.
+pub fn wait_output(mut child: Child, timeout: Duration) -> Output {
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
+    let Some(status) = wait_with_timeout(&mut child, timeout) else {
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let err = stderr.map(|h| h.join().unwrap()).unwrap_or_default();
+        panic!(
+            "client did not exit within {timeout:?} ({status}); stderr:\n{}",
+            String::from_utf8_lossy(&err)
+        );
+    };
+    Output {
+        status,
+        stdout: stdout.map(|h| h.join().unwrap()).unwrap_or_default(),
+        stderr: stderr.map(|h| h.join().unwrap()).unwrap_or_default(),
+    }
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = pipe.read_to_end(&mut buf);
+        buf
+    })
+}
+
+pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A running client driven line by line, as an MCP host drives it.
+pub struct Session {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<Vec<u8>>,
+    stderr: Option<thread::JoinHandle<Vec<u8>>>,
+}
+
+impl Session {
+    pub fn start(mut cmd: Command) -> Session {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().map(drain);
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            let mut reader = BufReader::with_capacity(1 << 20, stdout);
+            loop {
+                let mut line = Vec::new();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if tx.send(line).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Session {
+            child,
+            stdin,
+            lines,
+            stderr,
+        }
+    }
+
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin already closed");
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin already closed");
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next stdout line, newline included.
+    pub fn recv(&mut self) -> Vec<u8> {
+        self.lines.recv_timeout(STEP_TIMEOUT).unwrap_or_else(|_| {
+            let _ = self.child.kill();
+            let status = self.child.wait().unwrap();
+            let err = self
+                .stderr
+                .take()
+                .map(|h| h.join().unwrap())
+                .unwrap_or_default();
+            panic!(
+                "no line from the client ({status}); stderr:\n{}",
+                String::from_utf8_lossy(&err)
+            )
+        })
+    }
+
+    pub fn recv_string(&mut self) -> String {
+        String::from_utf8(self.recv()).unwrap()
+    }
+
+    /// Sends a request and returns the response line, newline stripped.
+    pub fn call(&mut self, line: &str) -> String {
+        self.send(line);
+        self.recv_string().trim_end_matches('\n').to_string()
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits for the exit; returns the status, the stdout lines not yet read, and stderr.
+    pub fn finish(mut self, timeout: Duration) -> (ExitStatus, Vec<u8>, String) {
+        self.stdin = None;
+        let status = wait_with_timeout(&mut self.child, timeout).unwrap_or_else(|| {
+            let _ = self.child.kill();
+            panic!("client did not exit within {timeout:?}");
+        });
+        let mut rest = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            rest.extend(line);
+        }
+        let err = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap())
+            .unwrap_or_default();
+        (status, rest, String::from_utf8_lossy(&err).into_owned())
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// JSON-RPC request line helpers.
+pub fn initialize(id: u64) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"test","version":"1"}}}}}}"#
+    )
+}
+
+pub fn tool_call(id: u64, name: &str, arguments: &str) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{name}","arguments":{arguments}}}}}"#
+    )
+}
+
+/// Runs the fixture MCP server directly (no SSH) on `input`: the reference output.
+pub fn direct(input: &[u8]) -> Vec<u8> {
+    let mut cmd = Command::new(python());
+    cmd.arg(fixture("mcp_server.py"));
+    run(cmd, input).stdout
+}
