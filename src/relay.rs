@@ -166,7 +166,7 @@ where
         )
         .map_err(|e| Error::Ssh {
             context: "relaying",
-            detail: e.to_string(),
+            detail: connection_failure(&e),
         })?;
         remote_eof |= pumped.out_eof;
         remote_err_eof |= pumped.err_eof;
@@ -468,6 +468,17 @@ async fn remote_end_detail(channel: &mut crate::ssh::Channel) -> String {
             format!("the remote command exited with status {status}")
         }
         _ => "the remote MCP server ended the session".into(),
+    }
+}
+
+/// Says in words what libssh2's terse transport errors mean to a user.
+fn connection_failure(e: &io::Error) -> String {
+    let raw = e.to_string();
+    match raw.as_str() {
+        "transport read" | "socket disconnect" | "Failed getting banner" => {
+            format!("the server closed the connection or the network dropped it ({raw})")
+        }
+        _ => raw,
     }
 }
 

@@ -2,4 +2,7 @@
 
 mod support;
 
+mod auth;
+mod endings;
+mod host_keys;
 mod relay;

@@ -42,3 +42,155 @@ fn stdin_eof_ends_the_session_with_exit_0_within_a_second() {
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(rest.is_empty());
 }
+
+#[test]
+fn exec_with_command_reaches_an_mcp_server_on_a_plain_sshd() {
+    let sshd = Sshd::start_with(SshdOptions {
+        force_command: None,
+        ..Default::default()
+    });
+    let home = Home::new(&sshd);
+    let input = format!(
+        "{}\n{}\n",
+        initialize(1),
+        tool_call(2, "echo", r#"{"text":"via exec"}"#)
+    );
+    let mut cmd = home.client(&sshd);
+    cmd.args(["--command", &mcp_server_command()]);
+    let output = run(cmd, input.as_bytes());
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.stdout, direct(input.as_bytes()));
+}
+
+#[test]
+fn ten_thousand_requests_in_one_burst_are_all_answered_in_order() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let mut input = initialize(0) + "\n";
+    for id in 1..=10_000 {
+        input.push_str(&tool_call(
+            id,
+            "echo",
+            &format!(r#"{{"text":"request {id}"}}"#),
+        ));
+        input.push('\n');
+    }
+    let output = run(home.client(&sshd), input.as_bytes());
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    let ids: Vec<u64> = text
+        .lines()
+        .map(|line| {
+            let rest = line.strip_prefix(r#"{"jsonrpc":"2.0","id":"#).expect(line);
+            rest[..rest.find(',').unwrap()].parse().unwrap()
+        })
+        .collect();
+    assert_eq!(ids, (0..=10_000).collect::<Vec<u64>>());
+    assert_eq!(text.as_bytes(), direct(input.as_bytes()));
+}
+
+#[test]
+fn a_64_mib_message_passes_each_way_byte_exact() {
+    const SIZE: usize = 64 << 20;
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let mut session = Session::start(home.client(&sshd));
+    session.call(&initialize(1));
+
+    let up = tool_call(
+        2,
+        "length",
+        &format!(r#"{{"data":"{}"}}"#, "a".repeat(SIZE)),
+    );
+    assert_eq!(
+        session.call(&up),
+        format!(
+            r#"{{"jsonrpc":"2.0","id":2,"result":{{"content":[{{"type":"text","text":"{SIZE}"}}]}}}}"#
+        )
+    );
+
+    let down = session.call(&tool_call(3, "blob", &format!(r#"{{"size":{SIZE}}}"#)));
+    let expected = format!(
+        r#"{{"jsonrpc":"2.0","id":3,"result":{{"content":[{{"type":"text","text":"{}"}}]}}}}"#,
+        "x".repeat(SIZE)
+    );
+    assert!(
+        down == expected,
+        "the 64 MiB response differs (got {} bytes)",
+        down.len()
+    );
+
+    let (status, rest, stderr) = session.finish(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn eight_mib_on_remote_stderr_neither_stalls_the_session_nor_reaches_stdout() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let input = format!(
+        "{}\n{}\n{}\n",
+        initialize(1),
+        tool_call(2, "stderr", r#"{"size":8388608}"#),
+        tool_call(3, "echo", r#"{"text":"still here"}"#)
+    );
+    let output = run(home.client(&sshd), input.as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(output.stdout, direct(input.as_bytes()));
+    let forwarded = stderr
+        .lines()
+        .filter(|l| l.ends_with(&format!("remote: {}", "e".repeat(99))))
+        .count();
+    assert_eq!(forwarded, 8388608 / 100);
+}
+
+#[test]
+fn non_json_lines_from_the_remote_go_to_stderr_not_stdout() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let input = format!("{}\n{}\n", initialize(1), tool_call(2, "banner", "{}"));
+    let output = run(home.client(&sshd), input.as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(!stdout.contains("this is not json"));
+    assert_eq!(stdout.lines().count(), 2);
+    assert!(stdout.lines().nth(1).unwrap().contains("after banner"));
+    assert!(
+        stderr.contains("remote stdout, not JSON-RPC: this is not json"),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn malformed_json_from_the_host_is_passed_on_and_the_session_continues() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let input = format!(
+        "{}\n{{\"jsonrpc\": oops\n{}\n",
+        initialize(1),
+        tool_call(2, "echo", r#"{"text":"after"}"#)
+    );
+    let output = run(home.client(&sshd), input.as_bytes());
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(
+        lines[1],
+        r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#
+    );
+    assert!(lines[2].contains(r#""text":"after""#));
+}

@@ -474,3 +474,15 @@ pub fn direct(input: &[u8]) -> Vec<u8> {
     cmd.arg(fixture("mcp_server.py"));
     run(cmd, input).stdout
 }
+
+impl Sshd {
+    /// Kills the per-connection sshd processes, cutting every session at once
+    /// while the listener stays up.
+    pub fn cut_sessions(&self) {
+        let status = Command::new("pkill")
+            .args(["-KILL", "-P", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "no session to cut");
+    }
+}

@@ -1,0 +1,184 @@
+//! How runs end: usage errors, unreachable servers, signals, and remotes
+//! that go away. Each ending has its exit code and one clear line.
+
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+#[test]
+fn host_key_flags_are_mutually_exclusive() {
+    let output = run(
+        {
+            let mut cmd = Command::new(BIN);
+            cmd.args(["--known-hosts", "/tmp/kh", "--use-key-server"]);
+            cmd
+        },
+        b"",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "m2m-mcp-server-ssh-client: --known-hosts and --use-key-server cannot be used together: \
+         each decides how the server's host key is trusted\n"
+    );
+}
+
+#[test]
+fn key_server_mode_is_refused_clearly_until_supported() {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--use-key-server");
+    let output = run(cmd, b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--use-key-server is not supported yet")
+    );
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--bogus");
+    let output = run(cmd, b"");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Unrecognized argument: --bogus"));
+}
+
+#[test]
+fn version_is_printed() {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--version");
+    let output = run(cmd, b"");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!("m2m-mcp-server-ssh-client {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn connection_refused_has_its_exit_code_and_the_searched_words() {
+    let home = Home::empty();
+    keygen(&home.key, "ed25519", "");
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut cmd = Command::new(BIN);
+    cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--client-key")
+        .arg(&home.key)
+        .env("HOME", home.dir.path());
+    let output = run(cmd, b"");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains(&format!("Connection refused by 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn a_server_that_never_answers_times_out_with_its_exit_code() {
+    let home = Home::empty();
+    keygen(&home.key, "ed25519", "");
+    // Accepts connections (the kernel completes them) but never speaks.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--connect-timeout",
+        "1",
+    ])
+    .arg("--client-key")
+    .arg(&home.key)
+    .env("HOME", home.dir.path());
+    let started = Instant::now();
+    let output = run(cmd, b"");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "connection to 127.0.0.1:{port} timed out after 1 s"
+        )),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(listener);
+}
+
+#[test]
+fn sigterm_ends_the_session_within_a_second() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let mut session = Session::start(home.client(&sshd));
+    assert!(session.call(&initialize(1)).contains("serverInfo"));
+    let signalled = Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &session.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = wait_with_timeout(&mut session.child, Duration::from_secs(5)).expect("did not exit");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(exit.code(), Some(0));
+}
+
+#[test]
+fn remote_mcp_server_exiting_ends_the_run_with_the_remote_closed_code() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let mut session = Session::start(home.client(&sshd));
+    assert!(session.call(&initialize(1)).contains("serverInfo"));
+    session.send(&tool_call(2, "exit", r#"{"code":3}"#));
+    let status =
+        wait_with_timeout(&mut session.child, Duration::from_secs(10)).expect("did not exit");
+    let (_, rest, stderr) = session.finish(Duration::from_secs(1));
+    assert_eq!(status.code(), Some(12), "{stderr}");
+    assert!(rest.is_empty());
+    assert!(
+        stderr.contains(
+            "the remote MCP server closed the session: the remote command exited with status 3"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn connection_cut_mid_message_ends_with_a_clear_error_after_the_complete_messages() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let mut session = Session::start(home.client(&sshd));
+    assert!(session.call(&initialize(1)).contains("serverInfo"));
+    assert!(
+        session
+            .call(&tool_call(2, "echo", r#"{"text":"before"}"#))
+            .contains("before")
+    );
+    // A 64 MiB answer is on its way when the connection dies.
+    session.send(&tool_call(3, "blob", r#"{"size":67108864}"#));
+    std::thread::sleep(Duration::from_millis(200));
+    sshd.cut_sessions();
+    let status =
+        wait_with_timeout(&mut session.child, Duration::from_secs(10)).expect("did not exit");
+    let (_, _, stderr) = session.finish(Duration::from_secs(1));
+    assert_eq!(status.code(), Some(12), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "m2m-mcp-server-ssh-client: SSH connection lost while relaying: the server closed the connection \
+             or the network dropped it (transport read)\n"
+        ),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,196 @@
+//! Host key verification against known_hosts, as OpenSSH does it.
+
+use std::fs;
+use std::process::Command;
+
+use crate::support::*;
+
+/// An sshd whose MCP server records what reaches it, so a test can show
+/// that nothing of the host's input got through.
+fn recording_sshd() -> (Sshd, tempfile::TempDir, std::path::PathBuf) {
+    let marker_dir = tempfile::tempdir().unwrap();
+    let received = marker_dir.path().join("received");
+    let sshd = Sshd::start_with(SshdOptions {
+        force_command: Some(format!(
+            "tee {} | {}",
+            received.display(),
+            mcp_server_command()
+        )),
+        ..Default::default()
+    });
+    (sshd, marker_dir, received)
+}
+
+fn session_input() -> String {
+    format!(
+        "{}\n{}\n",
+        initialize(1),
+        tool_call(2, "echo", r#"{"text":"secret"}"#)
+    )
+}
+
+#[test]
+fn unknown_host_is_refused_with_its_fingerprint_and_the_line_to_add_and_no_data_sent() {
+    let (sshd, _marker_dir, received) = recording_sshd();
+    let home = Home::new(&sshd);
+    fs::write(&home.known_hosts, "").unwrap();
+    let output = run(home.client(&sshd), session_input().as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(7), "stderr: {stderr}");
+    assert!(output.stdout.is_empty());
+    let fingerprint = ssh_keygen_fingerprint(&sshd);
+    assert!(stderr.contains("Host key verification failed"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("ssh-ed25519 key {fingerprint}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "append this line to the file: {}",
+            sshd.known_hosts_line()
+        )),
+        "{stderr}"
+    );
+    assert!(!received.exists(), "the remote received input");
+    assert!(!sshd.log().contains("Accepted publickey"));
+}
+
+#[test]
+fn changed_host_key_is_refused_naming_the_file_and_line() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let other = home.dir.path().join("other_host_key");
+    let other_public = keygen(&other, "ed25519", "");
+    fs::write(
+        &home.known_hosts,
+        format!("# comment\n[127.0.0.1]:{} {other_public}\n", sshd.port),
+    )
+    .unwrap();
+    let output = run(home.client(&sshd), session_input().as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(8), "stderr: {stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(
+        stderr.contains(&format!(
+            "does not match {} line 2",
+            home.known_hosts.display()
+        )),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn hashed_known_hosts_entry_is_trusted() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let status = Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(&home.known_hosts)
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let text = fs::read_to_string(&home.known_hosts).unwrap();
+    assert!(text.starts_with("|1|"), "{text}");
+    let output = run(home.client(&sshd), session_input().as_bytes());
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.stdout, direct(session_input().as_bytes()));
+}
+
+#[test]
+fn bracketed_port_entry_is_trusted_among_other_hosts_lines() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let other = home.dir.path().join("other");
+    let other_public = keygen(&other, "ed25519", "");
+    fs::write(
+        &home.known_hosts,
+        format!(
+            "example.org {other_public}\n[127.0.0.1]:1 {other_public}\n{}\n",
+            sshd.known_hosts_line()
+        ),
+    )
+    .unwrap();
+    let output = run(home.client(&sshd), session_input().as_bytes());
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn plain_host_entry_for_another_ports_key_is_not_taken_for_a_changed_key() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let other = home.dir.path().join("port22_key");
+    let other_public = keygen(&other, "ed25519", "");
+    // The port-22 server's key under the plain name, and ours under [host]:port.
+    fs::write(
+        &home.known_hosts,
+        format!("127.0.0.1 {other_public}\n{}\n", sshd.known_hosts_line()),
+    )
+    .unwrap();
+    let output = run(home.client(&sshd), session_input().as_bytes());
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // With only the plain entry, the host is unknown (not changed), and the message says why.
+    fs::write(&home.known_hosts, format!("127.0.0.1 {other_public}\n")).unwrap();
+    let output = run(home.client(&sshd), session_input().as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(7), "stderr: {stderr}");
+    assert!(
+        stderr.contains("line 1 names the host without a port"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn disabled_host_key_checking_connects_and_warns() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &sshd.port.to_string(),
+        "--username",
+        &sshd.user,
+    ])
+    .arg("--client-key")
+    .arg(&home.key)
+    .arg("--disable-host-key-checking")
+    .env("HOME", home.dir.path())
+    .env_remove("SSH_AUTH_SOCK");
+    let output = run(cmd, session_input().as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
+    assert!(stderr.contains("host key checking is disabled"), "{stderr}");
+    assert_eq!(output.stdout, direct(session_input().as_bytes()));
+}
+
+fn ssh_keygen_fingerprint(sshd: &Sshd) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(sshd.dir.path().join("host_ed25519.pub"))
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
