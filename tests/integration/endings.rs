@@ -182,3 +182,30 @@ fn connection_cut_mid_message_ends_with_a_clear_error_after_the_complete_message
         "{stderr}"
     );
 }
+
+#[test]
+fn help_lists_every_flag_of_the_python_program() {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--help");
+    let output = run(cmd, b"");
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8(output.stdout).unwrap();
+    for flag in [
+        "--host",
+        "--port",
+        "--username",
+        "--client-key",
+        "--known-hosts",
+        "--passphrase",
+        "--disable-host-key-checking",
+        "--use-key-server",
+        "--key-server-port",
+        "--log-level",
+        "--command",
+    ] {
+        assert!(
+            help.contains(&format!("  {flag} ")) || help.contains(&format!("  {flag}\n")),
+            "{flag} missing:\n{help}"
+        );
+    }
+}
