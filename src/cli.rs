@@ -75,24 +75,46 @@ const VALUE_OPTIONS: &[&str] = &[
     "--connect-timeout",
 ];
 
-/// Rewrites `--name=value` as `--name value` for our value options, so that
-/// configurations written for the Python program keep working.
+/// Rewrites `--name=value` as `--name value` for our value options, and
+/// keeps only the last of a repeated value option, as the Python program's
+/// argparse does (argh would refuse both), so that configurations written
+/// for it keep working.
 pub fn normalize(args: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest_is_positional = false;
-    for arg in args {
-        if !rest_is_positional {
-            if arg == "--" {
-                rest_is_positional = true;
-            } else if let Some((name, value)) = arg.split_once('=') {
-                if VALUE_OPTIONS.contains(&name) {
-                    out.push(name.to_string());
-                    out.push(value.to_string());
-                    continue;
-                }
-            }
+    let mut split = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            split.push(arg);
+            split.extend(args.by_ref());
+            break;
         }
-        out.push(arg);
+        match arg.split_once('=') {
+            Some((name, value)) if VALUE_OPTIONS.contains(&name) => {
+                split.push(name.to_string());
+                split.push(value.to_string());
+            }
+            _ => split.push(arg),
+        }
+    }
+    let mut out: Vec<String> = Vec::with_capacity(split.len());
+    let mut i = 0;
+    while i < split.len() {
+        let arg = &split[i];
+        if arg == "--" {
+            out.extend(split[i..].iter().cloned());
+            break;
+        }
+        if VALUE_OPTIONS.contains(&arg.as_str()) && i + 1 < split.len() {
+            if let Some(earlier) = out.iter().position(|a| a == arg) {
+                out.drain(earlier..earlier + 2);
+            }
+            out.push(arg.clone());
+            out.push(split[i + 1].clone());
+            i += 2;
+        } else {
+            out.push(arg.clone());
+            i += 1;
+        }
     }
     out
 }
@@ -122,6 +144,12 @@ mod tests {
                 "a=b"
             ])
         );
+    }
+
+    #[test]
+    fn a_repeated_value_option_keeps_its_last_value() {
+        let got = normalize(strings(&["--host", "a", "--port", "1", "--host=b"]));
+        assert_eq!(got, strings(&["--port", "1", "--host", "b"]));
     }
 
     #[test]

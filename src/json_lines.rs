@@ -97,7 +97,7 @@ impl StdoutFilter {
                             chunk = &chunk[1..];
                         }
                         b'{' | b'[' => {
-                            on_message(&chunk[..chunk.len().min(crate::relay::LOGGED_HEAD)]);
+                            on_message(&chunk[..chunk.len().min(crate::log::HEAD_LEN)]);
                             out.append(&mut self.blanks);
                             self.state = State::Pass;
                         }

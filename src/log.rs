@@ -45,6 +45,10 @@ impl Level {
     }
 }
 
+/// How much of a message is shown at DEBUG level: enough to see its method
+/// and id, never a whole payload.
+pub const HEAD_LEN: usize = 160;
+
 static THRESHOLD: AtomicU8 = AtomicU8::new(Level::Info as u8);
 
 /// Sets the lowest level that is printed.

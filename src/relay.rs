@@ -45,7 +45,7 @@ use crate::error::Error;
 use crate::json_lines::StdoutFilter;
 use crate::log::{self, Level};
 use crate::socket::SshSocket;
-use crate::ssh::{Connection, describe};
+use crate::ssh::{Channel, Connection, Session, describe};
 use crate::{debug, info, warn};
 
 /// Bytes read from stdin or the channel per call. libssh2 sends at most one
@@ -63,8 +63,6 @@ pub const EOF_GRACE: Duration = Duration::from_secs(3);
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// A remote stderr line longer than this is printed in pieces.
 const STDERR_LINE_LIMIT: usize = 4096;
-/// How much of a message is shown at DEBUG level.
-pub const LOGGED_HEAD: usize = 160;
 
 /// How the session ended, when it ended well.
 #[derive(Debug, PartialEq, Eq)]
@@ -129,8 +127,7 @@ where
         socket,
         target,
     } = conn;
-    let mut remote_out = channel.stream(0);
-    let mut remote_err = channel.stderr();
+    let mut remote = RemoteStreams::new(&channel);
 
     let mut buffers = Buffers {
         to_remote: Vec::with_capacity(READ_CHUNK),
@@ -139,37 +136,20 @@ where
         written: 0,
     };
     let mut stdin_chunk = vec![0u8; READ_CHUNK];
-    let mut channel_chunk = vec![0u8; READ_CHUNK];
-    let mut filter = StdoutFilter::default();
-    let mut stderr_lines = StderrLines::default();
     let mut input_at_line_start = true;
 
     let mut stdin_open = true;
     let mut eof_sent = false;
-    let mut remote_eof = false;
-    let mut remote_err_eof = false;
     let mut deadline: Option<Instant> = None;
     let mut ending = Ending::HostClosed;
 
     loop {
-        let pumped = pump(
-            &mut buffers,
-            &mut remote_out,
-            &mut remote_err,
-            &session,
-            &channel,
-            &mut channel_chunk,
-            &mut filter,
-            &mut stderr_lines,
-            remote_eof,
-            remote_err_eof,
-        )
-        .map_err(|e| Error::Ssh {
-            context: "relaying",
-            detail: connection_failure(&e),
-        })?;
-        remote_eof |= pumped.out_eof;
-        remote_err_eof |= pumped.err_eof;
+        let interest = remote
+            .pump(&mut buffers, &session, &channel)
+            .map_err(|e| Error::Ssh {
+                context: "relaying",
+                detail: connection_failure(&e),
+            })?;
 
         if !stdin_open && !eof_sent && buffers.sent == buffers.to_remote.len() {
             debug!("end of input: sending EOF to the remote");
@@ -179,11 +159,11 @@ where
             continue;
         }
         let output_flushed = buffers.written == buffers.to_host.len();
-        if remote_eof && remote_err_eof && output_flushed {
+        if remote.finished() && output_flushed {
             break;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            if eof_sent && !remote_eof {
+            if eof_sent && !remote.out_eof {
                 info!(
                     "the remote did not finish within {} s of the end of input; closing",
                     EOF_GRACE.as_secs()
@@ -194,7 +174,7 @@ where
 
         let want_stdin = stdin_open && buffers.to_remote.len() - buffers.sent < TO_REMOTE_LIMIT;
         let event = {
-            let socket_ready = wait_socket(&socket, pumped.interest);
+            let socket_ready = wait_socket(&socket, interest);
             let stdin_read = async {
                 if want_stdin {
                     Event::Stdin(input.read(&mut stdin_chunk).await)
@@ -253,6 +233,12 @@ where
                     source,
                 });
             }
+            Event::Stdout(Ok(0)) => {
+                return Err(Error::Stdio {
+                    context: "cannot write stdout",
+                    source: io::ErrorKind::WriteZero.into(),
+                });
+            }
             Event::Stdout(Ok(n)) => {
                 buffers.written += n;
                 if buffers.written == buffers.to_host.len() {
@@ -283,12 +269,12 @@ where
         }
     }
 
-    filter.finish(divert_line);
-    stderr_lines.finish();
+    remote.filter.finish(divert_line);
+    remote.stderr_lines.finish();
     if ending == Ending::HostClosed {
         let _ = output.flush().await;
     }
-    if stdin_open && remote_eof && ending == Ending::HostClosed {
+    if stdin_open && remote.out_eof && ending == Ending::HostClosed {
         // The remote ended while the host was still talking to it.
         let detail = remote_end_detail(&mut channel).await;
         close(&session, &mut channel).await;
@@ -299,99 +285,119 @@ where
     Ok(ending)
 }
 
-/// What one pump found.
-struct Pumped {
-    interest: Interest,
+/// The channel's two output streams (stream 0 also takes our writes) and
+/// what has come out of them.
+struct RemoteStreams {
+    out: AsyncStream<SshSocket>,
+    err: AsyncStream<SshSocket>,
     out_eof: bool,
     err_eof: bool,
+    filter: StdoutFilter,
+    stderr_lines: StderrLines,
+    chunk: Vec<u8>,
 }
 
-/// Moves bytes between the buffers and libssh2 until nothing moves.
-#[allow(clippy::too_many_arguments)]
-fn pump(
-    buffers: &mut Buffers,
-    remote_out: &mut AsyncStream<SshSocket>,
-    remote_err: &mut AsyncStream<SshSocket>,
-    session: &crate::ssh::Session,
-    channel: &crate::ssh::Channel,
-    chunk: &mut [u8],
-    filter: &mut StdoutFilter,
-    stderr_lines: &mut StderrLines,
-    mut out_eof: bool,
-    mut err_eof: bool,
-) -> io::Result<Pumped> {
-    let mut interest = Interest::default();
-    let mut rechecked = false;
-    loop {
-        let mut progress = false;
-        // Writing first: libssh2 reads pending packets before it writes, and
-        // the reads below then see whatever that pulled in.
-        if buffers.sent < buffers.to_remote.len() {
-            match attempt(remote_out, |s, cx| {
-                Pin::new(s).poll_write(cx, &buffers.to_remote[buffers.sent..])
-            }) {
-                Ok(n) => {
-                    buffers.sent += n;
-                    progress = true;
-                    if buffers.sent == buffers.to_remote.len() {
-                        buffers.to_remote.clear();
-                        buffers.sent = 0;
-                    } else if buffers.sent >= TO_REMOTE_LIMIT {
-                        buffers.to_remote.drain(..buffers.sent);
-                        buffers.sent = 0;
+impl RemoteStreams {
+    fn new(channel: &Channel) -> RemoteStreams {
+        RemoteStreams {
+            out: channel.stream(0),
+            err: channel.stderr(),
+            out_eof: false,
+            err_eof: false,
+            filter: StdoutFilter::default(),
+            stderr_lines: StderrLines::default(),
+            chunk: vec![0u8; READ_CHUNK],
+        }
+    }
+
+    /// Both streams have ended: the remote will send nothing more.
+    fn finished(&self) -> bool {
+        self.out_eof && self.err_eof
+    }
+
+    /// Moves bytes between the buffers and libssh2 until nothing moves;
+    /// returns the socket events that can make them move again.
+    fn pump(
+        &mut self,
+        buffers: &mut Buffers,
+        session: &Session,
+        channel: &Channel,
+    ) -> io::Result<Interest> {
+        let mut interest = Interest::default();
+        let mut rechecked = false;
+        loop {
+            let mut progress = false;
+            // Writing first: libssh2 reads pending packets before it writes,
+            // and the reads below then see whatever that pulled in.
+            if buffers.sent < buffers.to_remote.len() {
+                let pending = &buffers.to_remote[buffers.sent..];
+                match attempt(&mut self.out, |s, cx| Pin::new(s).poll_write(cx, pending)) {
+                    Ok(n) => {
+                        buffers.sent += n;
+                        progress = true;
+                        if buffers.sent == buffers.to_remote.len() {
+                            buffers.to_remote.clear();
+                            buffers.sent = 0;
+                        } else if buffers.sent >= TO_REMOTE_LIMIT {
+                            buffers.to_remote.drain(..buffers.sent);
+                            buffers.sent = 0;
+                        }
                     }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        interest.add(session.block_directions())
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    interest.add(session.block_directions())
-                }
-                Err(e) => return Err(e),
             }
-        }
-        if !out_eof && buffers.to_host.len() - buffers.written < TO_HOST_LIMIT {
-            match attempt(remote_out, |s, cx| Pin::new(s).poll_read(cx, chunk)) {
-                Ok(0) => out_eof = true,
-                Ok(n) => {
-                    filter.push(&chunk[..n], &mut buffers.to_host, divert_line, |head| {
-                        debug!("remote → host: {}", String::from_utf8_lossy(head));
-                    });
-                    progress = true;
+            if !self.out_eof && buffers.to_host.len() - buffers.written < TO_HOST_LIMIT {
+                let chunk = &mut self.chunk;
+                match attempt(&mut self.out, |s, cx| Pin::new(s).poll_read(cx, chunk)) {
+                    Ok(0) => self.out_eof = true,
+                    Ok(n) => {
+                        self.filter.push(
+                            &self.chunk[..n],
+                            &mut buffers.to_host,
+                            divert_line,
+                            |head| {
+                                debug!("remote → host: {}", String::from_utf8_lossy(head));
+                            },
+                        );
+                        progress = true;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        interest.add(session.block_directions())
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    interest.add(session.block_directions())
-                }
-                Err(e) => return Err(e),
             }
-        }
-        if !err_eof {
-            match attempt(remote_err, |s, cx| Pin::new(s).poll_read(cx, chunk)) {
-                Ok(0) => err_eof = true,
-                Ok(n) => {
-                    stderr_lines.push(&chunk[..n]);
-                    progress = true;
+            if !self.err_eof {
+                let chunk = &mut self.chunk;
+                match attempt(&mut self.err, |s, cx| Pin::new(s).poll_read(cx, chunk)) {
+                    Ok(0) => self.err_eof = true,
+                    Ok(n) => {
+                        self.stderr_lines.push(&self.chunk[..n]);
+                        progress = true;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        interest.add(session.block_directions())
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    interest.add(session.block_directions())
-                }
-                Err(e) => return Err(e),
             }
+            if progress {
+                rechecked = false;
+                continue;
+            }
+            // A read of one stream may have queued the other stream's data and
+            // drained the socket: nothing would wake us for it. One more pass
+            // collects it (a pass that still moves nothing means it is held
+            // back on purpose, by our stdout being full).
+            if !rechecked && channel.read_window().available > 0 {
+                rechecked = true;
+                continue;
+            }
+            return Ok(interest);
         }
-        if progress {
-            rechecked = false;
-            continue;
-        }
-        // A read of one stream may have queued the other stream's data and
-        // drained the socket: nothing would wake us for it. One more pass
-        // collects it (a pass that still moves nothing means it is held back
-        // on purpose, by stdout being full).
-        if !rechecked && channel.read_window().available > 0 {
-            rechecked = true;
-            continue;
-        }
-        return Ok(Pumped {
-            interest,
-            out_eof,
-            err_eof,
-        });
     }
 }
 
@@ -449,7 +455,7 @@ async fn bounded<T>(
 }
 
 /// Closes the channel and the session without waiting on the network for long.
-async fn close(session: &crate::ssh::Session, channel: &mut crate::ssh::Channel) {
+async fn close(session: &Session, channel: &mut Channel) {
     bounded(channel.close(), "closing the channel").await;
     bounded(
         session.disconnect(None, "session ended", None),
@@ -459,7 +465,7 @@ async fn close(session: &crate::ssh::Session, channel: &mut crate::ssh::Channel)
 }
 
 /// Why the remote ended, from its exit status if it sent one.
-async fn remote_end_detail(channel: &mut crate::ssh::Channel) -> String {
+async fn remote_end_detail(channel: &mut Channel) -> String {
     bounded(channel.wait_close(), "waiting for the remote to close").await;
     let signal = channel.exit_signal().await.ok().and_then(|s| s.exit_signal);
     match (signal, channel.exit_status()) {
@@ -510,7 +516,7 @@ fn log_heads(direction: &str, data: &[u8], at_line_start: &mut bool) {
     let mut rest = data;
     while !rest.is_empty() {
         if *at_line_start && rest[0] != b'\n' {
-            let head = &rest[..rest.len().min(LOGGED_HEAD)];
+            let head = &rest[..rest.len().min(log::HEAD_LEN)];
             let head = head.split(|&b| b == b'\n').next().unwrap_or(head);
             debug!("{direction}: {}", String::from_utf8_lossy(head));
         }

@@ -264,3 +264,21 @@ impl Drop for Agent {
         let _ = self.child.wait();
     }
 }
+
+#[test]
+fn a_key_readable_by_others_is_used_with_a_warning() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    fs::set_permissions(&home.key, fs::Permissions::from_mode(0o644)).unwrap();
+    let output = run(home.client(&sshd), session_input().as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        stderr.contains(&format!(
+            "client key {} is accessible by other users (mode 644); run: chmod 600 {}",
+            home.key.display(),
+            home.key.display()
+        )),
+        "{stderr}"
+    );
+    assert_session_works(output);
+}

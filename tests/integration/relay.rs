@@ -194,3 +194,48 @@ fn malformed_json_from_the_host_is_passed_on_and_the_session_continues() {
     );
     assert!(lines[2].contains(r#""text":"after""#));
 }
+
+#[test]
+fn an_ipv6_literal_host_connects_and_is_checked_as_bracketed_name() {
+    let sshd = Sshd::start_with(SshdOptions {
+        listen: "::1",
+        ..Default::default()
+    });
+    let home = Home::new(&sshd);
+    assert!(
+        std::fs::read_to_string(&home.known_hosts)
+            .unwrap()
+            .starts_with(&format!("[::1]:{} ", sshd.port))
+    );
+    let input = format!("{}\n", initialize(1));
+    let output = run(home.client(&sshd), input.as_bytes());
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.stdout, direct(input.as_bytes()));
+}
+
+#[test]
+fn a_host_name_is_resolved_and_checked_under_its_name() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    std::fs::write(
+        &home.known_hosts,
+        format!("[localhost]:{} {}\n", sshd.port, sshd.host_key),
+    )
+    .unwrap();
+    let mut cmd = home.client(&sshd);
+    cmd.args(["--host", "localhost"]);
+    let input = format!("{}\n", initialize(1));
+    let output = run(cmd, input.as_bytes());
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.stdout, direct(input.as_bytes()));
+}

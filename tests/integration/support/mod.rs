@@ -74,6 +74,8 @@ pub struct SshdOptions {
     pub force_command: Option<String>,
     /// Extra sshd_config lines.
     pub extra: Vec<String>,
+    /// The loopback address to listen on.
+    pub listen: &'static str,
 }
 
 impl Default for SshdOptions {
@@ -81,17 +83,20 @@ impl Default for SshdOptions {
         SshdOptions {
             force_command: Some(mcp_server_command()),
             extra: Vec::new(),
+            listen: "127.0.0.1",
         }
     }
 }
 
-/// An sshd on 127.0.0.1, killed on drop.
+/// An sshd on a loopback address, killed on drop.
 pub struct Sshd {
     pub port: u16,
     pub dir: TempDir,
     /// "ssh-ed25519 BASE64" of its host key.
     pub host_key: String,
     pub user: String,
+    /// The address it listens on, as given to `--host`.
+    pub host: &'static str,
     child: Child,
     log: PathBuf,
 }
@@ -111,10 +116,10 @@ impl Sshd {
         let user = current_user();
         let log = dir.path().join("sshd.log");
         for _attempt in 0..5 {
-            let port = free_port();
+            let port = free_port(options.listen);
             let mut config = vec![
                 format!("Port {port}"),
-                "ListenAddress 127.0.0.1".into(),
+                format!("ListenAddress {}", options.listen),
                 format!("HostKey {}", host_key_path.display()),
                 format!("PidFile {}/sshd.pid", dir.path().display()),
                 format!(
@@ -147,12 +152,13 @@ impl Sshd {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("sshd must be installed (openssh-server)");
-            if wait_ready(&mut child, port) {
+            if wait_ready(&mut child, options.listen, port) {
                 return Sshd {
                     port,
                     dir,
                     host_key,
                     user,
+                    host: options.listen,
                     child,
                     log,
                 };
@@ -177,7 +183,7 @@ impl Sshd {
 
     /// The known_hosts line for this server, as OpenSSH writes it for a non-22 port.
     pub fn known_hosts_line(&self) -> String {
-        format!("[127.0.0.1]:{} {}", self.port, self.host_key)
+        format!("[{}]:{} {}", self.host, self.port, self.host_key)
     }
 
     pub fn log(&self) -> String {
@@ -186,13 +192,13 @@ impl Sshd {
 }
 
 /// Ready once its banner reads back.
-fn wait_ready(child: &mut Child, port: u16) -> bool {
+fn wait_ready(child: &mut Child, host: &str, port: u16) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
             return false;
         }
-        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+        if let Ok(mut stream) = TcpStream::connect((host, port)) {
             stream
                 .set_read_timeout(Some(Duration::from_secs(5)))
                 .unwrap();
@@ -216,8 +222,8 @@ impl Drop for Sshd {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+fn free_port(host: &str) -> u16 {
+    TcpListener::bind((host, 0))
         .unwrap()
         .local_addr()
         .unwrap()
@@ -264,7 +270,7 @@ impl Home {
         let mut cmd = Command::new(BIN);
         cmd.args([
             "--host",
-            "127.0.0.1",
+            sshd.host,
             "--port",
             &sshd.port.to_string(),
             "--username",
