@@ -6,25 +6,10 @@ use std::process::{Command, Stdio};
 
 use crate::support::*;
 
-fn session_input() -> String {
-    format!(
-        "{}\n{}\n",
-        initialize(1),
-        tool_call(2, "echo", r#"{"text":"ok"}"#)
-    )
-}
-
-fn assert_session_works(output: std::process::Output) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
-    assert_eq!(output.stdout, direct(session_input().as_bytes()));
-}
-
 #[test]
 fn missing_explicit_key_is_an_error_not_a_new_key() {
     let sshd = Sshd::start();
-    let home = Home::empty();
-    fs::write(&home.known_hosts, sshd.known_hosts_line() + "\n").unwrap();
+    let home = Home::trusting(&sshd);
     let output = run(home.client(&sshd), session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(10), "stderr: {stderr}");
@@ -39,9 +24,8 @@ fn missing_explicit_key_is_an_error_not_a_new_key() {
 #[test]
 fn key_not_authorized_on_the_server_fails_and_prints_the_public_key() {
     let sshd = Sshd::start();
-    let home = Home::empty();
+    let home = Home::trusting(&sshd);
     let public = keygen(&home.key, "ed25519", "");
-    fs::write(&home.known_hosts, sshd.known_hosts_line() + "\n").unwrap();
     let output = run(home.client(&sshd), session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(9), "stderr: {stderr}");
@@ -60,9 +44,8 @@ fn key_not_authorized_on_the_server_fails_and_prints_the_public_key() {
 #[test]
 fn encrypted_key_without_passphrase_is_its_own_error() {
     let sshd = Sshd::start();
-    let home = Home::empty();
+    let home = Home::trusting(&sshd);
     sshd.authorize(&keygen(&home.key, "ed25519", "s3cret phrase"));
-    fs::write(&home.known_hosts, sshd.known_hosts_line() + "\n").unwrap();
     let output = run(home.client(&sshd), session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(10), "stderr: {stderr}");
@@ -75,9 +58,8 @@ fn encrypted_key_without_passphrase_is_its_own_error() {
 #[test]
 fn wrong_passphrase_is_its_own_error() {
     let sshd = Sshd::start();
-    let home = Home::empty();
+    let home = Home::trusting(&sshd);
     sshd.authorize(&keygen(&home.key, "ed25519", "s3cret phrase"));
-    fs::write(&home.known_hosts, sshd.known_hosts_line() + "\n").unwrap();
     let mut cmd = home.client(&sshd);
     cmd.env("MCP_SSH_PASSPHRASE", "not it");
     let output = run(cmd, session_input().as_bytes());
@@ -93,9 +75,8 @@ fn wrong_passphrase_is_its_own_error() {
 #[test]
 fn correct_passphrase_from_the_environment_logs_in_without_revealing_it() {
     let sshd = Sshd::start();
-    let home = Home::empty();
+    let home = Home::trusting(&sshd);
     sshd.authorize(&keygen(&home.key, "ecdsa", "s3cret phrase"));
-    fs::write(&home.known_hosts, sshd.known_hosts_line() + "\n").unwrap();
     let mut cmd = home.client(&sshd);
     cmd.env("MCP_SSH_PASSPHRASE", "s3cret phrase")
         .args(["--log-level", "debug"]);
@@ -107,9 +88,8 @@ fn correct_passphrase_from_the_environment_logs_in_without_revealing_it() {
 #[test]
 fn correct_passphrase_by_flag_logs_in_and_warns_about_the_process_list() {
     let sshd = Sshd::start();
-    let home = Home::empty();
+    let home = Home::trusting(&sshd);
     sshd.authorize(&keygen(&home.key, "rsa", "s3cret phrase"));
-    fs::write(&home.known_hosts, sshd.known_hosts_line() + "\n").unwrap();
     let mut cmd = home.client(&sshd);
     cmd.args(["--passphrase", "s3cret phrase", "--log-level", "DEBUG"]);
     let output = run(cmd, session_input().as_bytes());
@@ -128,12 +108,11 @@ fn correct_passphrase_by_flag_logs_in_and_warns_about_the_process_list() {
 #[test]
 fn agent_keys_are_tried_after_the_key_file() {
     let sshd = Sshd::start();
-    let home = Home::empty();
+    let home = Home::trusting(&sshd);
     // The key file is not authorized; the agent's key is.
     keygen(&home.key, "ed25519", "");
     let agent_key = home.dir.path().join("agent_key");
     sshd.authorize(&keygen(&agent_key, "ed25519", ""));
-    fs::write(&home.known_hosts, sshd.known_hosts_line() + "\n").unwrap();
     let agent = Agent::start(&home);
     let added = Command::new("ssh-add")
         .arg(&agent_key)
@@ -153,21 +132,9 @@ fn agent_keys_are_tried_after_the_key_file() {
 #[test]
 fn default_key_is_generated_0600_accepted_by_ssh_keygen_and_logs_in_once_authorized() {
     let sshd = Sshd::start();
-    let home = Home::empty();
-    fs::write(&home.known_hosts, sshd.known_hosts_line() + "\n").unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.args([
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &sshd.port.to_string(),
-        "--username",
-        &sshd.user,
-    ])
-    .arg("--known-hosts")
-    .arg(&home.known_hosts)
-    .env("HOME", home.dir.path())
-    .env_remove("SSH_AUTH_SOCK");
+    let home = Home::trusting(&sshd);
+    let mut cmd = home.bare_client(&sshd);
+    cmd.arg("--known-hosts").arg(&home.known_hosts);
     let key = home.dir.path().join(".ssh/m2m_mcp_server_ssh_client");
 
     // First run: the key is made, but the server does not know it yet.

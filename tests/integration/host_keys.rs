@@ -21,14 +21,6 @@ fn recording_sshd() -> (Sshd, tempfile::TempDir, std::path::PathBuf) {
     (sshd, marker_dir, received)
 }
 
-fn session_input() -> String {
-    format!(
-        "{}\n{}\n",
-        initialize(1),
-        tool_call(2, "echo", r#"{"text":"secret"}"#)
-    )
-}
-
 #[test]
 fn unknown_host_is_refused_with_its_fingerprint_and_the_line_to_add_and_no_data_sent() {
     let (sshd, _marker_dir, received) = recording_sshd();
@@ -160,25 +152,14 @@ fn plain_host_entry_for_another_ports_key_is_not_taken_for_a_changed_key() {
 fn disabled_host_key_checking_connects_and_warns() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    let mut cmd = Command::new(BIN);
-    cmd.args([
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &sshd.port.to_string(),
-        "--username",
-        &sshd.user,
-    ])
-    .arg("--client-key")
-    .arg(&home.key)
-    .arg("--disable-host-key-checking")
-    .env("HOME", home.dir.path())
-    .env_remove("SSH_AUTH_SOCK");
+    let mut cmd = home.bare_client(&sshd);
+    cmd.arg("--client-key")
+        .arg(&home.key)
+        .arg("--disable-host-key-checking");
     let output = run(cmd, session_input().as_bytes());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(stderr.contains("host key checking is disabled"), "{stderr}");
-    assert_eq!(output.stdout, direct(session_input().as_bytes()));
+    assert_session_works(output);
 }
 
 fn ssh_keygen_fingerprint(sshd: &Sshd) -> String {

@@ -264,9 +264,17 @@ impl Home {
         }
     }
 
-    /// Our binary with flags for this server and this home; nothing from the
-    /// real environment that could change the outcome.
-    pub fn client(&self, sshd: &Sshd) -> Command {
+    /// No key, and a known_hosts that trusts this server.
+    pub fn trusting(sshd: &Sshd) -> Home {
+        let home = Home::empty();
+        fs::write(&home.known_hosts, sshd.known_hosts_line() + "\n").unwrap();
+        home
+    }
+
+    /// Our binary aimed at this server with this HOME and nothing from the
+    /// real environment that could change the outcome; no key or
+    /// known_hosts flags, so the defaults apply.
+    pub fn bare_client(&self, sshd: &Sshd) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args([
             "--host",
@@ -276,15 +284,37 @@ impl Home {
             "--username",
             &sshd.user,
         ])
-        .arg("--client-key")
-        .arg(&self.key)
-        .arg("--known-hosts")
-        .arg(&self.known_hosts)
         .env("HOME", self.dir.path())
         .env_remove("SSH_AUTH_SOCK")
         .env_remove("MCP_SSH_PASSPHRASE");
         cmd
     }
+
+    /// [`Home::bare_client`] with this home's key and known_hosts.
+    pub fn client(&self, sshd: &Sshd) -> Command {
+        let mut cmd = self.bare_client(sshd);
+        cmd.arg("--client-key")
+            .arg(&self.key)
+            .arg("--known-hosts")
+            .arg(&self.known_hosts);
+        cmd
+    }
+}
+
+/// A short session: initialize and one tool call.
+pub fn session_input() -> String {
+    format!(
+        "{}\n{}\n",
+        initialize(1),
+        tool_call(2, "echo", r#"{"text":"ok"}"#)
+    )
+}
+
+/// The run ended well and the host saw what the server would have said directly.
+pub fn assert_session_works(output: Output) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(output.stdout, direct(session_input().as_bytes()));
 }
 
 /// Feeds `input`, closes stdin, and waits for the exit (killing it after
