@@ -244,6 +244,11 @@ where
                 if buffers.written == buffers.to_host.len() {
                     buffers.to_host.clear();
                     buffers.written = 0;
+                } else if buffers.written >= TO_HOST_LIMIT {
+                    // A host that reads in small bites would otherwise let
+                    // the buffer grow by everything that ever passed.
+                    buffers.to_host.drain(..buffers.written);
+                    buffers.written = 0;
                 }
             }
             Event::Stdout(Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => {

@@ -69,7 +69,7 @@ pub async fn connect(config: &Config) -> Result<Connection, Error> {
     let setup = async {
         let mut session = Session::new(socket.clone(), SessionConfiguration::new())
             .map_err(|e| handshake_error(&target, e))?;
-        prefer_host_key_types(&session, known_hosts.as_ref(), config).await?;
+        prefer_host_key_types(&session, known_hosts.as_ref(), config, &target).await?;
         session
             .handshake()
             .await
@@ -159,6 +159,7 @@ async fn prefer_host_key_types(
     session: &Session,
     known: Option<&KnownHosts>,
     config: &Config,
+    target: &str,
 ) -> Result<(), Error> {
     let supported = session
         .supported_algs(MethodType::HostKey)
@@ -197,10 +198,7 @@ async fn prefer_host_key_types(
     session
         .method_pref(MethodType::HostKey, &prefs)
         .await
-        .map_err(|e| Error::Handshake {
-            target: format!("{}:{}", config.host, config.port),
-            detail: e.to_string(),
-        })
+        .map_err(|e| handshake_error(target, e))
 }
 
 fn log_algorithms(session: &Session) {

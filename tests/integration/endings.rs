@@ -209,3 +209,29 @@ fn help_lists_every_flag_of_the_python_program() {
         );
     }
 }
+
+#[test]
+fn a_host_that_closes_our_stdout_ends_the_run_quietly() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let mut child = home
+        .client(&sshd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The host is gone before the answer comes; stdin stays open, so only
+    // the failed write can end the run.
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", initialize(1)).unwrap();
+    let output = wait_output(child, Duration::from_secs(10));
+    drop(stdin);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("info: connected to"), "{stderr}");
+}

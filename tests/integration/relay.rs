@@ -130,9 +130,22 @@ fn a_64_mib_message_passes_each_way_byte_exact() {
         down.len()
     );
 
+    // Streamed, not buffered: far less than one message's worth of memory.
+    let peak = peak_rss_kib(session.child.id());
+    assert!(
+        peak < 32 * 1024,
+        "peak RSS {peak} KiB after 64 MiB each way"
+    );
+
     let (status, rest, stderr) = session.finish(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(rest.is_empty());
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]
