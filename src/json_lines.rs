@@ -46,8 +46,8 @@ impl Default for StdoutFilter {
 impl StdoutFilter {
     /// Sorts `chunk`: bytes for stdout are appended to `out`; each completed
     /// non-JSON line is handed to `divert` (cut to a readable length, with its
-    /// full length). Returns how many messages started passing in this chunk,
-    /// and calls `on_message` with the head of each (for debug logging).
+    /// full length). `on_message` gets the head of each message that starts
+    /// in this chunk, for debug logging.
     pub fn push(
         &mut self,
         mut chunk: &[u8],
@@ -110,11 +110,6 @@ impl StdoutFilter {
                 }
             }
         }
-    }
-
-    /// Whether a message has started but its newline has not arrived yet.
-    pub fn mid_message(&self) -> bool {
-        self.state == State::Pass
     }
 
     /// At the end of the stream: a diverted line without a final newline.

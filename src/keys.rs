@@ -14,12 +14,12 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
-use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::wire::{self, Reader};
 
 const OPENSSH_BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
 const OPENSSH_END: &str = "-----END OPENSSH PRIVATE KEY-----";
@@ -98,10 +98,7 @@ impl PublicKey {
     /// "SHA256:" and the unpadded base64 of the blob's SHA-256, exactly as
     /// `ssh-keygen -lf` prints it, so users can compare the two by eye.
     pub fn fingerprint(&self) -> String {
-        format!(
-            "SHA256:{}",
-            STANDARD_NO_PAD.encode(Sha256::digest(&self.blob))
-        )
+        wire::fingerprint(&self.blob)
     }
 }
 
@@ -424,38 +421,6 @@ fn put_string(buf: &mut Vec<u8>, s: &[u8]) {
 fn wipe(buf: &mut [u8]) {
     buf.fill(0);
     std::hint::black_box(buf);
-}
-
-/// A cursor over SSH wire data. Every read returns `None` on truncation, so
-/// a corrupt file is an error, never a panic.
-struct Reader<'a> {
-    buf: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Reader { buf }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.buf.split_at_checked(n)?;
-        self.buf = rest;
-        Some(head)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        let bytes = self.take(4)?;
-        Some(u32::from_be_bytes(bytes.try_into().ok()?))
-    }
-
-    fn string(&mut self) -> Option<&'a [u8]> {
-        let len = usize::try_from(self.u32()?).ok()?;
-        self.take(len)
-    }
 }
 
 #[cfg(test)]

@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::alphabet;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use sha1::{Digest as _, Sha1};
-use sha2::Sha256;
+
+use crate::wire::Reader;
 
 /// Port whose hosts OpenSSH writes and looks up without brackets.
 const DEFAULT_PORT: u16 = 22;
@@ -240,14 +241,6 @@ pub fn line_for(host: &str, port: u16, key_blob: &[u8]) -> String {
     )
 }
 
-/// "SHA256:" + base64 (standard alphabet, no padding) of sha256(blob), exactly as ssh-keygen prints it.
-pub fn fingerprint(key_blob: &[u8]) -> String {
-    format!(
-        "SHA256:{}",
-        STANDARD_NO_PAD.encode(Sha256::digest(key_blob))
-    )
-}
-
 /// The key type string inside a blob, if parseable.
 pub fn key_type(key_blob: &[u8]) -> Option<String> {
     let name = Reader::new(key_blob).string()?;
@@ -390,35 +383,6 @@ fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
         .chain_update(inner)
         .finalize()
         .into()
-}
-
-/// Reads SSH wire-format fields (RFC 4251) from a blob without ever panicking on bad input.
-struct Reader<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        Reader { rest: bytes }
-    }
-
-    /// A big-endian uint32.
-    fn u32(&mut self) -> Option<u32> {
-        let (head, rest) = self.rest.split_first_chunk::<4>()?;
-        self.rest = rest;
-        Some(u32::from_be_bytes(*head))
-    }
-
-    /// A uint32 length followed by that many bytes.
-    fn string(&mut self) -> Option<&'a [u8]> {
-        let len = usize::try_from(self.u32()?).ok()?;
-        if len > self.rest.len() {
-            return None;
-        }
-        let (value, rest) = self.rest.split_at(len);
-        self.rest = rest;
-        Some(value)
-    }
 }
 
 #[cfg(test)]
@@ -763,7 +727,7 @@ mod tests {
             assert!(output.status.success());
             let stdout = String::from_utf8(output.stdout).unwrap();
             let expected = stdout.split_whitespace().nth(1).expect("fingerprint field");
-            assert_eq!(fingerprint(&key.blob), expected);
+            assert_eq!(crate::wire::fingerprint(&key.blob), expected);
         }
     }
 

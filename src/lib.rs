@@ -28,6 +28,7 @@ pub mod relay;
 pub mod socket;
 pub mod ssh;
 pub mod stdio;
+pub mod wire;
 
 pub use error::Error;
 

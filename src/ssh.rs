@@ -222,7 +222,7 @@ fn verify_host_key(
         detail: "the server presented no host key".into(),
     })?;
     let key_type = known_hosts::key_type(blob).unwrap_or_else(|| "unknown".into());
-    let fingerprint = known_hosts::fingerprint(blob);
+    let fingerprint = crate::wire::fingerprint(blob);
     match known.check(&config.host, config.port, blob) {
         Verdict::Trusted { line } => {
             debug!(
