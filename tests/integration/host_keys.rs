@@ -51,8 +51,7 @@ fn unknown_host_is_refused_with_its_fingerprint_and_the_line_to_add_and_no_data_
 fn changed_host_key_is_refused_naming_the_file_and_line() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    let other = home.dir.path().join("other_host_key");
-    let other_public = keygen(&other, "ed25519", "");
+    let other_public = home.stranger_key("other_host_key");
     fs::write(
         &home.known_hosts,
         format!("# comment\n[127.0.0.1]:{} {other_public}\n", sshd.port),
@@ -85,21 +84,14 @@ fn hashed_known_hosts_entry_is_trusted() {
     let text = fs::read_to_string(&home.known_hosts).unwrap();
     assert!(text.starts_with("|1|"), "{text}");
     let output = run(home.client(&sshd), session_input().as_bytes());
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(output.stdout, direct(session_input().as_bytes()));
+    assert_session_works(output);
 }
 
 #[test]
 fn bracketed_port_entry_is_trusted_among_other_hosts_lines() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    let other = home.dir.path().join("other");
-    let other_public = keygen(&other, "ed25519", "");
+    let other_public = home.stranger_key("other");
     fs::write(
         &home.known_hosts,
         format!(
@@ -121,8 +113,7 @@ fn bracketed_port_entry_is_trusted_among_other_hosts_lines() {
 fn plain_host_entry_for_another_ports_key_is_not_taken_for_a_changed_key() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    let other = home.dir.path().join("port22_key");
-    let other_public = keygen(&other, "ed25519", "");
+    let other_public = home.stranger_key("port22_key");
     // The port-22 server's key under the plain name, and ours under [host]:port.
     fs::write(
         &home.known_hosts,

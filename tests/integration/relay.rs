@@ -58,13 +58,7 @@ fn exec_with_command_reaches_an_mcp_server_on_a_plain_sshd() {
     let mut cmd = home.client(&sshd);
     cmd.args(["--command", &mcp_server_command()]);
     let output = run(cmd, input.as_bytes());
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(output.stdout, direct(input.as_bytes()));
+    assert_matches_direct(output, &input);
 }
 
 #[test]
@@ -222,13 +216,7 @@ fn an_ipv6_literal_host_connects_and_is_checked_as_bracketed_name() {
     );
     let input = format!("{}\n", initialize(1));
     let output = run(home.client(&sshd), input.as_bytes());
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(output.stdout, direct(input.as_bytes()));
+    assert_matches_direct(output, &input);
 }
 
 #[test]
@@ -244,11 +232,5 @@ fn a_host_name_is_resolved_and_checked_under_its_name() {
     cmd.args(["--host", "localhost"]);
     let input = format!("{}\n", initialize(1));
     let output = run(cmd, input.as_bytes());
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(output.stdout, direct(input.as_bytes()));
+    assert_matches_direct(output, &input);
 }

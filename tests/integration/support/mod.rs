@@ -264,6 +264,12 @@ impl Home {
         }
     }
 
+    /// The public line of a new ed25519 key no server knows, made in this
+    /// home under `name`: another host's key, or one nobody authorized.
+    pub fn stranger_key(&self, name: &str) -> String {
+        keygen(&self.dir.path().join(name), "ed25519", "")
+    }
+
     /// No key, and a known_hosts that trusts this server.
     pub fn trusting(sshd: &Sshd) -> Home {
         let home = Home::empty();
@@ -310,11 +316,17 @@ pub fn session_input() -> String {
     )
 }
 
-/// The run ended well and the host saw what the server would have said directly.
-pub fn assert_session_works(output: Output) {
+/// The run ended well and the host saw exactly what the server says to
+/// `input` when run directly.
+pub fn assert_matches_direct(output: Output, input: &str) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
-    assert_eq!(output.stdout, direct(session_input().as_bytes()));
+    assert_eq!(output.stdout, direct(input.as_bytes()));
+}
+
+/// [`assert_matches_direct`] for [`session_input`].
+pub fn assert_session_works(output: Output) {
+    assert_matches_direct(output, &session_input());
 }
 
 /// Feeds `input`, closes stdin, and waits for the exit (killing it after
