@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use async_ssh2_lite::ssh2::ErrorCode;
 
-use crate::config::Config;
+use crate::config::{Config, HostKeyPolicy};
 use crate::error::Error;
 use crate::keys::{self, PublicKey};
 use crate::ssh::{Session, describe};
@@ -43,9 +43,14 @@ impl Credentials {
         let path = &config.client_key;
         let info = match keys::inspect(path) {
             Err(Error::KeyFile { source, .. })
-                if source.kind() == io::ErrorKind::NotFound && config.client_key_is_default =>
+                if source.kind() == io::ErrorKind::NotFound && config.generate_missing_key =>
             {
                 match keys::generate_ed25519(path) {
+                    Ok(public) if matches!(config.host_keys, HostKeyPolicy::KeyServer(_)) => info!(
+                        "created client key {} ({}) to register with the key server",
+                        path.display(),
+                        public.fingerprint()
+                    ),
                     Ok(public) => info!(
                         "created client key {}; add its public key to the server's authorized_keys: {}",
                         path.display(),
@@ -77,6 +82,13 @@ impl Credentials {
             encrypted: info.encrypted,
             passphrase: config.passphrase.clone(),
         })
+    }
+}
+
+impl Credentials {
+    /// The public half of the key, when the file (or its `.pub`) carries it.
+    pub fn public_key(&self) -> Option<&PublicKey> {
+        self.public.as_ref()
     }
 }
 

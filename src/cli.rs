@@ -23,7 +23,7 @@ pub struct Args {
     #[argh(option)]
     pub client_key: Option<String>,
 
-    /// known_hosts file to verify the server against (default: ~/.ssh/known_hosts)
+    /// known_hosts file to verify the server against (default: ~/.ssh/known_hosts); with --use-key-server, the file where server keys are pinned (default: ~/.ssh/m2m_mcp_server_ssh_client_known_hosts)
     #[argh(option)]
     pub known_hosts: Option<String>,
 
@@ -35,13 +35,17 @@ pub struct Args {
     #[argh(switch)]
     pub disable_host_key_checking: bool,
 
-    /// fetch the server key from, and register our key with, the server's key server
+    /// fetch the server's host key from its key server (HTTPS on port 443, else HTTP on --key-server-port), pin it, and register our key there
     #[argh(switch)]
     pub use_key_server: bool,
 
-    /// port of the key server (default: 8000)
-    #[argh(option, default = "8000")]
-    pub key_server_port: u16,
+    /// port of the key server over plain HTTP (default: 8000)
+    #[argh(option)]
+    pub key_server_port: Option<u16>,
+
+    /// with --use-key-server, ask only this key server, e.g. https://keys.example.com or http://10.0.0.5:8000/prefix
+    #[argh(option)]
+    pub key_server_url: Option<String>,
 
     /// log level: DEBUG, INFO, WARNING, ERROR or CRITICAL, any case (default: INFO)
     #[argh(option, default = "String::from(\"INFO\")")]
@@ -70,6 +74,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--known-hosts",
     "--passphrase",
     "--key-server-port",
+    "--key-server-url",
     "--log-level",
     "--command",
     "--connect-timeout",
@@ -158,7 +163,7 @@ mod tests {
         assert_eq!(args.host, "localhost");
         assert_eq!(args.port, 8022);
         assert_eq!(args.username, "mcp");
-        assert_eq!(args.key_server_port, 8000);
+        assert_eq!(args.key_server_port, None);
         assert_eq!(args.log_level, "INFO");
     }
 }

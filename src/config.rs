@@ -13,6 +13,11 @@ use crate::log::Level;
 pub const DEFAULT_CLIENT_KEY: &str = "~/.ssh/m2m_mcp_server_ssh_client";
 /// OpenSSH's user known_hosts file.
 pub const DEFAULT_KNOWN_HOSTS: &str = "~/.ssh/known_hosts";
+/// Where server keys answered by a key server are pinned: a known_hosts
+/// file of our own, so that our pins and the user's own entries never mix.
+pub const DEFAULT_PIN_FILE: &str = "~/.ssh/m2m_mcp_server_ssh_client_known_hosts";
+/// The peer server's default key-server port, and the Python client's.
+pub const DEFAULT_KEY_SERVER_PORT: u16 = 8000;
 /// The environment variable that carries the key's passphrase.
 pub const PASSPHRASE_ENV: &str = "MCP_SSH_PASSPHRASE";
 
@@ -23,6 +28,19 @@ pub enum HostKeyPolicy {
     KnownHosts(PathBuf),
     /// Not at all (`--disable-host-key-checking`).
     Disabled,
+    /// Against the key the key server answers, pinned on first use.
+    KeyServer(KeyServer),
+}
+
+/// Where to ask for the server's host key, and where to pin it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyServer {
+    /// `--key-server-url`: the only place asked, when given.
+    pub url: Option<String>,
+    /// The plain-HTTP port tried after HTTPS on port 443.
+    pub port: u16,
+    /// The known_hosts file that holds our pins.
+    pub pins: PathBuf,
 }
 
 /// What we ask the server to run on the channel.
@@ -41,8 +59,9 @@ pub struct Config {
     pub port: u16,
     pub username: String,
     pub client_key: PathBuf,
-    /// The key path is the default one, so a missing key may be generated.
-    pub client_key_is_default: bool,
+    /// A missing key file is generated: at the default path, or at any path
+    /// when the key is about to be registered with a key server.
+    pub generate_missing_key: bool,
     pub passphrase: Option<String>,
     /// The passphrase came from `--passphrase`, visible in the process list.
     pub passphrase_on_command_line: bool,
@@ -72,8 +91,12 @@ impl Config {
     /// Validates parsed flags. `env` looks up environment variables (a
     /// parameter so that tests need not touch the process environment).
     pub fn from_args(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        // With the key server, --known-hosts names the pin file instead.
         let exclusive = [
-            ("--known-hosts", args.known_hosts.is_some()),
+            (
+                "--known-hosts",
+                args.known_hosts.is_some() && !args.use_key_server,
+            ),
             (
                 "--disable-host-key-checking",
                 args.disable_host_key_checking,
@@ -91,11 +114,21 @@ impl Config {
                 given[0], given[1]
             )));
         }
-        if args.use_key_server {
+        if !args.use_key_server {
+            for (flag, given) in [
+                ("--key-server-url", args.key_server_url.is_some()),
+                ("--key-server-port", args.key_server_port.is_some()),
+            ] {
+                if given {
+                    return Err(Error::Usage(format!(
+                        "{flag} is used only with --use-key-server"
+                    )));
+                }
+            }
+        }
+        if args.key_server_url.is_some() && args.key_server_port.is_some() {
             return Err(Error::Usage(
-                "--use-key-server is not supported yet by this version; register the client's public key on the server and \
-                 add the server's host key to ~/.ssh/known_hosts (or pass --known-hosts)"
-                    .into(),
+                "--key-server-port and --key-server-url cannot be used together: the URL names the port".into(),
             ));
         }
         let log_level = Level::parse(&args.log_level).ok_or_else(|| {
@@ -113,7 +146,7 @@ impl Config {
             ));
         }
         let home = env("HOME");
-        let client_key_is_default = args.client_key.is_none();
+        let generate_missing_key = args.client_key.is_none() || args.use_key_server;
         let client_key = expand_tilde(
             args.client_key.as_deref().unwrap_or(DEFAULT_CLIENT_KEY),
             home.as_deref(),
@@ -121,6 +154,26 @@ impl Config {
         .map_err(|e| Error::Usage(format!("--client-key: {e}")))?;
         let host_keys = if args.disable_host_key_checking {
             HostKeyPolicy::Disabled
+        } else if args.use_key_server {
+            if args.host.contains(':') {
+                return Err(Error::Usage(
+                    "--use-key-server: the key server cannot be reached at an IPv6 address literal; use a host name for --host"
+                        .into(),
+                ));
+            }
+            let url = args
+                .key_server_url
+                .as_deref()
+                .map(check_key_server_url)
+                .transpose()
+                .map_err(|e| Error::Usage(format!("--key-server-url: {e}")))?;
+            let pins = args.known_hosts.as_deref().unwrap_or(DEFAULT_PIN_FILE);
+            HostKeyPolicy::KeyServer(KeyServer {
+                url,
+                port: args.key_server_port.unwrap_or(DEFAULT_KEY_SERVER_PORT),
+                pins: expand_tilde(pins, home.as_deref())
+                    .map_err(|e| Error::Usage(format!("--known-hosts: {e}")))?,
+            })
         } else {
             let path = args.known_hosts.as_deref().unwrap_or(DEFAULT_KNOWN_HOSTS);
             HostKeyPolicy::KnownHosts(
@@ -145,7 +198,7 @@ impl Config {
             port: args.port,
             username: args.username,
             client_key,
-            client_key_is_default,
+            generate_missing_key,
             passphrase,
             passphrase_on_command_line,
             host_keys,
@@ -154,6 +207,40 @@ impl Config {
             log_level,
         })
     }
+}
+
+/// Accepts `http://` or `https://`, a host name or IPv4 address, an
+/// optional port and an optional path prefix; returns it without a trailing
+/// slash, ready for `/server_pub_key` to be appended.
+fn check_key_server_url(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("'{url}' must start with https:// or http://"))?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.starts_with('[') {
+        return Err(format!(
+            "'{url}': IPv6 address literals are not supported here; use a host name"
+        ));
+    }
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    if host.is_empty() || host.contains('@') {
+        return Err(format!("'{url}' has no host name"));
+    }
+    if let Some(port) = port {
+        if port.parse::<u16>().map_or(true, |p| p == 0) {
+            return Err(format!("'{url}' has an invalid port '{port}'"));
+        }
+    }
+    if rest.contains(['?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "'{url}' must be a base URL, without query, fragment or spaces"
+        ));
+    }
+    Ok(url.trim_end_matches('/').to_string())
 }
 
 /// Expands a leading `~/` with `$HOME`, as the Python program does.
@@ -198,7 +285,7 @@ mod tests {
             c.client_key,
             PathBuf::from("/h/.ssh/m2m_mcp_server_ssh_client")
         );
-        assert!(c.client_key_is_default);
+        assert!(c.generate_missing_key);
         assert_eq!(
             c.host_keys,
             HostKeyPolicy::KnownHosts(PathBuf::from("/h/.ssh/known_hosts"))
@@ -227,6 +314,77 @@ mod tests {
         assert_eq!(c.passphrase.as_deref(), Some("s3cret"));
         assert!(!c.passphrase_on_command_line);
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn key_server_mode_pins_in_our_own_file_and_generates_any_key() {
+        let c = config(
+            &["--use-key-server", "--client-key", "/k/id"],
+            &[("HOME", "/h")],
+        )
+        .unwrap();
+        assert!(c.generate_missing_key);
+        assert_eq!(
+            c.host_keys,
+            HostKeyPolicy::KeyServer(KeyServer {
+                url: None,
+                port: 8000,
+                pins: PathBuf::from("/h/.ssh/m2m_mcp_server_ssh_client_known_hosts"),
+            })
+        );
+        let c = config(
+            &[
+                "--use-key-server",
+                "--known-hosts",
+                "/p",
+                "--key-server-url",
+                "https://k.example/x/",
+            ],
+            &[("HOME", "/h")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.host_keys,
+            HostKeyPolicy::KeyServer(KeyServer {
+                url: Some("https://k.example/x".into()),
+                port: 8000,
+                pins: PathBuf::from("/p"),
+            })
+        );
+    }
+
+    #[test]
+    fn key_server_flags_need_the_key_server() {
+        let err = config(&["--key-server-port", "9"], &[("HOME", "/h")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--key-server-port is used only with --use-key-server"
+        );
+        let err = config(
+            &["--use-key-server", "--disable-host-key-checking"],
+            &[("HOME", "/h")],
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with(
+            "--disable-host-key-checking and --use-key-server cannot be used together"
+        ));
+    }
+
+    #[test]
+    fn key_server_urls_are_checked() {
+        assert_eq!(
+            check_key_server_url("http://h:8000/").unwrap(),
+            "http://h:8000"
+        );
+        assert_eq!(check_key_server_url("https://h/p").unwrap(), "https://h/p");
+        assert_eq!(
+            check_key_server_url("ftp://h").unwrap_err(),
+            "'ftp://h' must start with https:// or http://"
+        );
+        assert!(check_key_server_url("http://h:0").is_err());
+        assert!(check_key_server_url("http://:80").is_err());
+        assert!(check_key_server_url("http://[::1]:80").is_err());
+        assert!(check_key_server_url("http://h/?a=b").is_err());
     }
 
     #[test]

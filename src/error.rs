@@ -70,6 +70,42 @@ pub enum Error {
         context: &'static str,
         detail: String,
     },
+    /// The key server could not be reached, or did not answer in time.
+    KeyServerUnreachable { url: String, detail: String },
+    /// The key server answered with an HTTP error status.
+    KeyServerStatus {
+        url: String,
+        status: u16,
+        reason: String,
+        /// The `error` text of its JSON body, if it had one.
+        message: Option<String>,
+        /// Seconds from a `Retry-After` header.
+        retry_after: Option<u64>,
+    },
+    /// The key server's answer is not what a key server answers (not HTTP,
+    /// not JSON, no `server_pub_key`, too large).
+    KeyServerAnswer { url: String, detail: String },
+    /// The key server answered a key we cannot parse or cannot verify.
+    KeyServerKey { url: String, detail: String },
+    /// The TLS connection to the key server failed (certificate or handshake).
+    KeyServerTls { url: String, detail: String },
+    /// The key server answered a different host key than the one pinned.
+    PinnedKeyChanged {
+        /// The name the pin is recorded under, `[host]:port`.
+        name: String,
+        url: String,
+        pins: PathBuf,
+        line: usize,
+        fingerprint: String,
+        pinned: String,
+    },
+    /// The SSH server presented a different host key than the key server answered.
+    KeyServerKeyMismatch {
+        target: String,
+        url: String,
+        answered: String,
+        presented: String,
+    },
     /// Reading our stdin or writing our stdout/stderr failed.
     Stdio {
         context: &'static str,
@@ -87,7 +123,10 @@ impl Error {
             Error::ConnectTimeout { .. } => 5,
             Error::Connect { .. } | Error::Handshake { .. } => 6,
             Error::UnknownHostKey { .. } => 7,
-            Error::ChangedHostKey { .. } | Error::RevokedHostKey { .. } => 8,
+            Error::ChangedHostKey { .. }
+            | Error::RevokedHostKey { .. }
+            | Error::PinnedKeyChanged { .. }
+            | Error::KeyServerKeyMismatch { .. } => 8,
             Error::Authentication { .. } => 9,
             Error::KeyFile { .. }
             | Error::KeyFormat { .. }
@@ -97,6 +136,11 @@ impl Error {
             Error::Channel { .. } => 11,
             Error::RemoteClosed { .. } | Error::Ssh { .. } => 12,
             Error::Stdio { .. } => 1,
+            Error::KeyServerUnreachable { .. } => 13,
+            Error::KeyServerStatus { .. } => 14,
+            Error::KeyServerAnswer { .. } => 15,
+            Error::KeyServerKey { .. } => 16,
+            Error::KeyServerTls { .. } => 17,
         }
     }
 }
@@ -189,7 +233,8 @@ impl fmt::Display for Error {
             }
             Error::KeyFile { path, source } if source.kind() == io::ErrorKind::NotFound => write!(
                 f,
-                "client key {} does not exist; pass --client-key with an existing private key (only the default path is generated)",
+                "client key {} does not exist; pass --client-key with an existing private key \
+                 (a missing key is generated only at the default path, or with --use-key-server)",
                 path.display()
             ),
             Error::KeyFile { path, source } => {
@@ -226,6 +271,91 @@ impl fmt::Display for Error {
                 write!(f, "SSH connection lost while {context}: {detail}")
             }
             Error::Stdio { context, source } => write!(f, "{context}: {source}"),
+            Error::KeyServerUnreachable { url, detail } => write!(
+                f,
+                "cannot reach the key server at {url}: {detail}; check --host and --key-server-port (or --key-server-url) \
+                 and that the server runs its key server"
+            ),
+            Error::KeyServerStatus {
+                url,
+                status: 429,
+                retry_after,
+                ..
+            } => {
+                write!(
+                    f,
+                    "the key server at {url} refused the request as too many (HTTP 429): it allows 10 requests a minute \
+                     from one address; "
+                )?;
+                match retry_after {
+                    Some(secs) => write!(f, "retry in {secs} s"),
+                    None => write!(f, "retry in a minute"),
+                }
+            }
+            Error::KeyServerStatus {
+                url,
+                status,
+                reason,
+                message,
+                ..
+            } => {
+                write!(f, "the key server at {url} answered HTTP {status}")?;
+                if !reason.is_empty() {
+                    write!(f, " {reason}")?;
+                }
+                if let Some(message) = message {
+                    write!(f, ": {message}")?;
+                }
+                if *status == 404 {
+                    write!(
+                        f,
+                        "; is this the key server's address? (--key-server-port, --key-server-url)"
+                    )?;
+                }
+                Ok(())
+            }
+            Error::KeyServerAnswer { url, detail } => {
+                write!(
+                    f,
+                    "the key server at {url} gave an unusable answer: {detail}"
+                )
+            }
+            Error::KeyServerKey { url, detail } => {
+                write!(
+                    f,
+                    "the key server at {url} answered an unusable host key: {detail}"
+                )
+            }
+            Error::KeyServerTls { url, detail } => write!(
+                f,
+                "TLS connection to the key server at {url} failed: {detail}; if the server has no valid certificate, \
+                 name its plain-HTTP key server with --key-server-url http://HOST:PORT to accept an unauthenticated key"
+            ),
+            Error::PinnedKeyChanged {
+                name,
+                url,
+                pins,
+                line,
+                fingerprint,
+                pinned,
+            } => write!(
+                f,
+                "Host key verification failed: the key server at {url} answered a host key for {name} ({fingerprint}) \
+                 that differs from the one pinned in {} line {line} ({pinned}); someone may be intercepting the connection; \
+                 if the server was reinstalled, remove the pin (ssh-keygen -R '{name}' -f {}) and start again",
+                pins.display(),
+                pins.display()
+            ),
+            Error::KeyServerKeyMismatch {
+                target,
+                url,
+                answered,
+                presented,
+            } => write!(
+                f,
+                "Host key verification failed: {target} presented host key {presented}, but the key server at {url} \
+                 answered {answered}; someone may be intercepting the connection"
+            ),
         }
     }
 }

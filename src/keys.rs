@@ -2,15 +2,14 @@
 //! whether it needs a passphrase, its public half, its permissions), and
 //! generate the default ed25519 key in OpenSSH's own format.
 //!
-//! A new key is written to a 0600 temporary file in the target directory and
-//! published with `hard_link`, which is atomic and fails instead of
-//! replacing an existing file: the private key is never readable by others,
-//! not even for a moment, and a key the user already has is never clobbered.
+//! A new key is published with [`atomic_file::create_new`]: the private key
+//! is never readable by others, not even for a moment, and a key the user
+//! already has is never clobbered.
 
 use std::ffi::OsString;
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, DirBuilder, File};
+use std::io::{self, Read};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -18,6 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
 
+use crate::atomic_file;
 use crate::error::Error;
 use crate::wire::{self, Reader};
 
@@ -255,7 +255,7 @@ pub fn generate_ed25519(path: &Path) -> Result<PublicKey, Error> {
     let public = ed25519_public(&SigningKey::from_bytes(&seed).verifying_key().to_bytes());
     let mut text = encode_openssh_ed25519(&seed, u32::from_be_bytes(check)).into_bytes();
     wipe(&mut seed);
-    let published = publish_new(path, &text, 0o600);
+    let published = atomic_file::create_new(path, &text, 0o600);
     wipe(&mut text);
     published.map_err(generation(path))?;
 
@@ -269,7 +269,7 @@ pub fn generate_ed25519(path: &Path) -> Result<PublicKey, Error> {
 /// next to a new key would mislead whoever copies it to authorized_keys.
 fn write_pub_file(pub_file: &Path, public: &PublicKey) -> io::Result<()> {
     let line = format!("{}\n", public.to_openssh());
-    match publish_new(pub_file, line.as_bytes(), 0o644) {
+    match atomic_file::create_new(pub_file, line.as_bytes(), 0o644) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             let same = fs::read_to_string(pub_file)
                 .ok()
@@ -278,66 +278,9 @@ fn write_pub_file(pub_file: &Path, public: &PublicKey) -> io::Result<()> {
             if same {
                 return Ok(());
             }
-            let tmp = TempFile::create(pub_file, line.as_bytes(), 0o644)?;
-            fs::rename(&tmp.path, pub_file)
+            atomic_file::replace(pub_file, line.as_bytes(), 0o644)
         }
         other => other,
-    }
-}
-
-/// Creates `target` with `contents` and `mode`, failing with
-/// `AlreadyExists` rather than replacing anything, and never showing a
-/// half-written or wider-moded file under the final name.
-fn publish_new(target: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
-    let tmp = TempFile::create(target, contents, mode)?;
-    fs::hard_link(&tmp.path, target)
-}
-
-/// A temporary file next to its target, removed when dropped, so every error
-/// path (and the success path, once it is linked or renamed) cleans up.
-struct TempFile {
-    path: PathBuf,
-}
-
-impl TempFile {
-    /// Creates `.<name>.tmp-<pid>-<random>` in the target's directory (the
-    /// same file system, so link and rename work) with exactly `mode`, writes
-    /// `contents` and syncs them to disk.
-    fn create(target: &Path, contents: &[u8], mode: u32) -> io::Result<TempFile> {
-        let name = target
-            .file_name()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-        let mut tmp_name = OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(
-            ".tmp-{}-{:016x}",
-            std::process::id(),
-            OsRng.next_u64()
-        ));
-        let path = target.with_file_name(tmp_name);
-
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&path)?;
-        let tmp = TempFile { path };
-        // The umask may have narrowed `mode`; that is fine for the private
-        // key but would make the public one unreadable to tools that expect
-        // 0644. Setting it on the open file never widens anything we did not
-        // ask for.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        Ok(tmp)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        // Best effort: once linked, the key is published whether or not the
-        // temporary name goes away, and there is nobody to report to here.
-        let _ = fs::remove_file(&self.path);
     }
 }
 
@@ -426,6 +369,9 @@ fn wipe(buf: &mut [u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     use std::process::Command;
 
     const SSH_KEYGEN: &str = "/usr/bin/ssh-keygen";

@@ -182,6 +182,16 @@ impl KnownHosts {
         types
     }
 
+    /// The host-key lines for this host/port, in file order: 1-based line and key blob.
+    pub fn keys_for(&self, host: &str, port: u16) -> Vec<(usize, &[u8])> {
+        let name = lookup_name(host, port);
+        self.entries
+            .iter()
+            .filter(|entry| entry.marker == Marker::HostKey && entry.hosts.matches(&name))
+            .map(|entry| (entry.line, entry.blob.as_slice()))
+            .collect()
+    }
+
     /// Lines with the given marker whose hosts field names `name`.
     fn entries_for<'a>(&'a self, name: &'a str, marker: Marker) -> impl Iterator<Item = &'a Entry> {
         self.entries

@@ -16,18 +16,23 @@
     reason = "an Error is built at most once per run, on the way out; its size costs nothing"
 )]
 
+pub mod atomic_file;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod json_lines;
+pub mod jsonrpc;
 pub mod keys;
+pub mod keyserver;
 pub mod known_hosts;
+pub mod line_separators;
 pub mod log;
 pub mod relay;
 pub mod socket;
 pub mod ssh;
 pub mod stdio;
+pub mod trust;
 pub mod wire;
 
 pub use error::Error;
@@ -36,7 +41,11 @@ use config::Config;
 
 /// Connects and relays until the session ends.
 pub async fn run(config: &Config) -> Result<relay::Ending, Error> {
-    let connection = ssh::connect(config).await?;
+    // Checked before touching the network: a key problem is the user's to
+    // fix whatever the server says.
+    let credentials = auth::Credentials::prepare(config)?;
+    let trust = trust::Trust::establish(config, &credentials).await?;
+    let connection = ssh::connect(config, &credentials, &trust).await?;
     let mut input = stdio::stdin().map_err(|source| Error::Stdio {
         context: "cannot open stdin",
         source,

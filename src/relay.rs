@@ -17,13 +17,22 @@
 //! bytes in place until libssh2 takes them, and an idle session sleeps in
 //! epoll with no timer armed.
 //!
+//! On the way to the remote, U+2028, U+2029 and U+0085 are escaped (see
+//! `line_separators.rs`), and the ids of the host's requests are noted until
+//! the remote answers them (see `jsonrpc.rs`); neither changes the order or
+//! the meaning of a single message.
+//!
 //! Shutdown order:
-//! 1. stdin EOF, or SIGTERM/SIGINT/SIGHUP: stop reading stdin; finish writing
-//!    what was already read to the channel; send EOF on the channel.
+//! 1. stdin EOF: stop reading stdin; finish writing what was already read to
+//!    the channel; wait until the remote has answered every request the host
+//!    sent, for at most [`ANSWER_GRACE`] (the peer server drops answers still
+//!    in flight when it sees our EOF); send EOF on the channel. On
+//!    SIGTERM/SIGINT/SIGHUP the same, without waiting for answers.
 //! 2. Keep delivering the remote's output until it sends EOF, or until
 //!    [`EOF_GRACE`] has passed (a remote that never closes must not keep us).
 //! 3. Flush our stdout, close the channel and disconnect, each bounded by
-//!    [`CLOSE_TIMEOUT`]; exit 0.
+//!    [`CLOSE_TIMEOUT`]; exit 0. We close the channel ourselves: the peer
+//!    server never does.
 //!
 //! If the remote sends EOF first while the host is still attached, the
 //! session is over: we flush what it sent and report it. If our stdout is
@@ -43,6 +52,8 @@ use smol::stream::StreamExt;
 
 use crate::error::Error;
 use crate::json_lines::StdoutFilter;
+use crate::jsonrpc::InFlight;
+use crate::line_separators::SeparatorEscaper;
 use crate::log::{self, Level};
 use crate::socket::SshSocket;
 use crate::ssh::{Channel, Connection, Session, describe};
@@ -57,6 +68,10 @@ const TO_REMOTE_LIMIT: usize = 1024 * 1024;
 /// Output read from the channel but not yet written to stdout; past this we
 /// stop reading the channel's stdout, so the SSH window throttles the remote.
 const TO_HOST_LIMIT: usize = 1024 * 1024;
+/// How long, after the host's EOF, the remote may take to answer the
+/// requests still in flight before we send our EOF. The host has stopped
+/// talking, so this only needs to cover requests already being worked on.
+pub const ANSWER_GRACE: Duration = Duration::from_secs(5);
 /// How long the remote may take, after our EOF, to finish what it owes.
 pub const EOF_GRACE: Duration = Duration::from_secs(3);
 /// Bound on each of the closing steps (EOF, close, disconnect).
@@ -137,8 +152,10 @@ where
     };
     let mut stdin_chunk = vec![0u8; READ_CHUNK];
     let mut input_at_line_start = true;
+    let mut escaper = SeparatorEscaper::default();
 
     let mut stdin_open = true;
+    let mut stopping = false;
     let mut eof_sent = false;
     let mut deadline: Option<Instant> = None;
     let mut ending = Ending::HostClosed;
@@ -152,18 +169,28 @@ where
             })?;
 
         if !stdin_open && !eof_sent && buffers.sent == buffers.to_remote.len() {
-            debug!("end of input: sending EOF to the remote");
-            bounded(channel.send_eof(), "sending EOF").await;
-            eof_sent = true;
-            deadline = Some(Instant::now() + EOF_GRACE);
-            continue;
+            let pending = remote.in_flight.pending();
+            let waited = deadline.is_some_and(|d| Instant::now() >= d);
+            if pending == 0 || waited || stopping {
+                if pending > 0 && !stopping {
+                    info!(
+                        "{pending} request(s) still unanswered {} s after the end of input; ending the session",
+                        ANSWER_GRACE.as_secs()
+                    );
+                }
+                debug!("end of input: sending EOF to the remote");
+                bounded(channel.send_eof(), "sending EOF").await;
+                eof_sent = true;
+                deadline = Some(Instant::now() + EOF_GRACE);
+                continue;
+            }
         }
         let output_flushed = buffers.written == buffers.to_host.len();
         if remote.finished() && output_flushed {
             break;
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            if eof_sent && !remote.out_eof {
+        if eof_sent && deadline.is_some_and(|d| Instant::now() >= d) {
+            if !remote.out_eof {
                 info!(
                     "the remote did not finish within {} s of the end of input; closing",
                     EOF_GRACE.as_secs()
@@ -217,15 +244,21 @@ where
                 });
             }
             Event::Stdin(Ok(0)) => {
-                debug!("stdin closed");
+                debug!(
+                    "stdin closed; {} request(s) awaiting an answer",
+                    remote.in_flight.pending()
+                );
                 stdin_open = false;
+                escaper.finish(&mut buffers.to_remote);
+                deadline = Some(Instant::now() + ANSWER_GRACE);
             }
             Event::Stdin(Ok(n)) => {
                 let data = &stdin_chunk[..n];
                 if log::enabled(Level::Debug) {
                     log_heads("host → remote", data, &mut input_at_line_start);
                 }
-                buffers.to_remote.extend_from_slice(data);
+                remote.in_flight.host_sent(data);
+                escaper.push(data, &mut buffers.to_remote);
             }
             Event::Stdin(Err(source)) => {
                 return Err(Error::Stdio {
@@ -270,6 +303,8 @@ where
                 }
                 info!("{}: finishing the session", signal_name(signal));
                 stdin_open = false;
+                stopping = true;
+                escaper.finish(&mut buffers.to_remote);
             }
         }
     }
@@ -299,6 +334,8 @@ struct RemoteStreams {
     err_eof: bool,
     filter: StdoutFilter,
     stderr_lines: StderrLines,
+    /// The host's requests the remote has not answered yet.
+    in_flight: InFlight,
     chunk: Vec<u8>,
 }
 
@@ -311,6 +348,7 @@ impl RemoteStreams {
             err_eof: false,
             filter: StdoutFilter::default(),
             stderr_lines: StderrLines::default(),
+            in_flight: InFlight::default(),
             chunk: vec![0u8; READ_CHUNK],
         }
     }
@@ -359,6 +397,7 @@ impl RemoteStreams {
                 match attempt(&mut self.out, |s, cx| Pin::new(s).poll_read(cx, chunk)) {
                     Ok(0) => self.out_eof = true,
                     Ok(n) => {
+                        let start = buffers.to_host.len();
                         self.filter.push(
                             &self.chunk[..n],
                             &mut buffers.to_host,
@@ -367,6 +406,7 @@ impl RemoteStreams {
                                 debug!("remote → host: {}", String::from_utf8_lossy(head));
                             },
                         );
+                        self.in_flight.remote_sent(&buffers.to_host[start..]);
                         progress = true;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

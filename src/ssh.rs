@@ -12,12 +12,12 @@ use async_ssh2_lite::{AsyncChannel, AsyncSession, SessionConfiguration};
 use smol::Async;
 use smol::future::FutureExt;
 
-use crate::auth;
-use crate::config::{Config, HostKeyPolicy, Remote};
+use crate::auth::{self, Credentials};
+use crate::config::{Config, Remote};
 use crate::error::Error;
-use crate::known_hosts::{self, KnownHosts, Verdict};
 use crate::socket::SshSocket;
-use crate::{debug, info, warn};
+use crate::trust::Trust;
+use crate::{debug, info};
 
 pub type Session = AsyncSession<SshSocket>;
 pub type Channel = AsyncChannel<SshSocket>;
@@ -44,41 +44,30 @@ const HOST_KEY_ALGORITHMS: &[&str] = &[
 ];
 
 /// Opens the session and its channel, or says exactly why not.
-pub async fn connect(config: &Config) -> Result<Connection, Error> {
+pub async fn connect(
+    config: &Config,
+    credentials: &Credentials,
+    trust: &Trust,
+) -> Result<Connection, Error> {
     let target = format!("{}:{}", display_host(&config.host), config.port);
-    // Checked before touching the network: a key problem is the user's to
-    // fix whatever the server says.
-    let credentials = auth::Credentials::prepare(config)?;
-    let known_hosts = match &config.host_keys {
-        HostKeyPolicy::KnownHosts(path) => {
-            Some(KnownHosts::load(path).map_err(|source| Error::Stdio {
-                context: "cannot read the known_hosts file",
-                source,
-            })?)
-        }
-        HostKeyPolicy::Disabled => {
-            warn!(
-                "host key checking is disabled (--disable-host-key-checking): anyone on the network path can pose as {target}"
-            );
-            None
-        }
-    };
 
     let stream = tcp_connect(&config.host, config.port, config.connect_timeout, &target).await?;
     let socket = SshSocket(Arc::new(stream));
     let setup = async {
         let mut session = Session::new(socket.clone(), SessionConfiguration::new())
             .map_err(|e| handshake_error(&target, e))?;
-        prefer_host_key_types(&session, known_hosts.as_ref(), config, &target).await?;
+        prefer_host_key_types(&session, trust, config, &target).await?;
         session
             .handshake()
             .await
             .map_err(|e| handshake_error(&target, e))?;
         log_algorithms(&session);
-        if let Some(known_hosts) = &known_hosts {
-            verify_host_key(&session, known_hosts, config, &target)?;
-        }
-        auth::authenticate(&session, &credentials, config, &target).await?;
+        let (blob, _) = session.host_key().ok_or_else(|| Error::Handshake {
+            target: target.clone(),
+            detail: "the server presented no host key".into(),
+        })?;
+        trust.verify(blob, &config.host, config.port, &target)?;
+        auth::authenticate(&session, credentials, config, &target).await?;
         let channel = open_channel(&session, &config.remote).await?;
         Ok::<_, Error>((session, channel))
     };
@@ -152,12 +141,12 @@ async fn tcp_connect(
     })
 }
 
-/// Offers first the host key types known_hosts holds for this host, so that a
+/// Offers first the host key types we can check for this host, so that a
 /// host known by its ECDSA key is not taken for changed because the server
 /// would rather show its ed25519 key (OpenSSH orders them the same way).
 async fn prefer_host_key_types(
     session: &Session,
-    known: Option<&KnownHosts>,
+    trust: &Trust,
     config: &Config,
     target: &str,
 ) -> Result<(), Error> {
@@ -166,21 +155,19 @@ async fn prefer_host_key_types(
         .await
         .unwrap_or_default();
     let mut order: Vec<&str> = Vec::new();
-    if let Some(known) = known {
-        for key_type in known.key_types_for(&config.host, config.port) {
-            let algorithms: &[&str] = match key_type.as_str() {
-                "ssh-rsa" => &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
-                _ => &[],
-            };
-            for name in algorithms.iter().copied().chain(
-                HOST_KEY_ALGORITHMS
-                    .iter()
-                    .copied()
-                    .filter(|a| *a == key_type),
-            ) {
-                if !order.contains(&name) {
-                    order.push(name);
-                }
+    for key_type in trust.preferred_key_types(&config.host, config.port) {
+        let algorithms: &[&str] = match key_type.as_str() {
+            "ssh-rsa" => &["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"],
+            _ => &[],
+        };
+        for name in algorithms.iter().copied().chain(
+            HOST_KEY_ALGORITHMS
+                .iter()
+                .copied()
+                .filter(|a| *a == key_type),
+        ) {
+            if !order.contains(&name) {
+                order.push(name);
             }
         }
     }
@@ -207,67 +194,6 @@ fn log_algorithms(session: &Session) {
         let host_key = session.methods(MethodType::HostKey).unwrap_or("?");
         let cipher = session.methods(MethodType::CryptCs).unwrap_or("?");
         debug!("negotiated kex {kex}, host key {host_key}, cipher {cipher}");
-    }
-}
-
-/// Checks the presented host key against known_hosts; any doubt is a refusal.
-fn verify_host_key(
-    session: &Session,
-    known: &KnownHosts,
-    config: &Config,
-    target: &str,
-) -> Result<(), Error> {
-    let (blob, _) = session.host_key().ok_or_else(|| Error::Handshake {
-        target: target.to_string(),
-        detail: "the server presented no host key".into(),
-    })?;
-    let key_type = known_hosts::key_type(blob).unwrap_or_else(|| "unknown".into());
-    let fingerprint = crate::wire::fingerprint(blob);
-    match known.check(&config.host, config.port, blob) {
-        Verdict::Trusted { line } => {
-            debug!(
-                "host key {key_type} {fingerprint} matches {} line {line}",
-                known.path().display()
-            );
-            Ok(())
-        }
-        Verdict::Revoked { line } => Err(Error::RevokedHostKey {
-            target: target.to_string(),
-            known_hosts: known.path().to_path_buf(),
-            line,
-        }),
-        Verdict::Changed { line } => Err(Error::ChangedHostKey {
-            target: target.to_string(),
-            known_hosts: known.path().to_path_buf(),
-            line,
-            key_type,
-            fingerprint,
-        }),
-        Verdict::Unknown {
-            other_types,
-            plain_host_lines,
-        } => {
-            let mut notes = Vec::new();
-            if !other_types.is_empty() {
-                notes.push(format!(
-                    "the file holds {} keys for this host, which the server did not offer",
-                    other_types.join(", ")
-                ));
-            }
-            if let Some(line) = plain_host_lines.first() {
-                notes.push(format!(
-                    "line {line} names the host without a port, which applies to port 22 only, as in OpenSSH"
-                ));
-            }
-            Err(Error::UnknownHostKey {
-                target: target.to_string(),
-                known_hosts: known.path().to_path_buf(),
-                key_type,
-                fingerprint,
-                line_to_add: known_hosts::line_for(&config.host, config.port, blob),
-                note: (!notes.is_empty()).then(|| notes.join("; ")),
-            })
-        }
     }
 }
 

@@ -12,7 +12,7 @@ fn host_key_flags_are_mutually_exclusive() {
     let output = run(
         {
             let mut cmd = Command::new(BIN);
-            cmd.args(["--known-hosts", "/tmp/kh", "--use-key-server"]);
+            cmd.args(["--known-hosts", "/tmp/kh", "--disable-host-key-checking"]);
             cmd
         },
         b"",
@@ -21,19 +21,8 @@ fn host_key_flags_are_mutually_exclusive() {
     assert!(output.stdout.is_empty());
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "m2m-mcp-server-ssh-client: --known-hosts and --use-key-server cannot be used together: \
+        "m2m-mcp-server-ssh-client: --known-hosts and --disable-host-key-checking cannot be used together: \
          each decides how the server's host key is trusted\n"
-    );
-}
-
-#[test]
-fn key_server_mode_is_refused_clearly_until_supported() {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--use-key-server");
-    let output = run(cmd, b"");
-    assert_eq!(output.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("--use-key-server is not supported yet")
     );
 }
 
