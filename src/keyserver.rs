@@ -93,8 +93,8 @@ pub fn fetch_server_key(host: &str, port: u16, explicit: Option<&str>) -> Result
             };
             crate::debug!("{https_error}");
             crate::warn!(
-                "no key server over HTTPS at {} ({}); asking {} over plain HTTP: the server key is then \
-                 unauthenticated, and is trusted only because it matches the SSH server and any pinned key",
+                "no key server over HTTPS at {} ({}); asking {} over plain HTTP: the server key then comes \
+                 unauthenticated, and only its pin protects later starts",
                 location_of(&https_error),
                 short_reason(&https_error),
                 location.base

@@ -5,4 +5,5 @@ mod support;
 mod auth;
 mod endings;
 mod host_keys;
+mod key_server;
 mod relay;

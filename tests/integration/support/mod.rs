@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod key_server;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
