@@ -27,3 +27,7 @@ fi
 for tool in cargo rustfmt cargo-clippy; do
   command -v "$tool" >/dev/null 2>&1 || { echo "setup: $tool is missing (install Rust with rustup, components rustfmt and clippy)" >&2; exit 1; }
 done
+
+# The real peer server (Python, from PyPI) for the interoperability tests,
+# in a venv inside the checkout; fast when already there.
+bash "$(dirname "$0")/install-peer-server.sh" "$(cd "$(dirname "$0")/.." && pwd)/.venv-peer"

@@ -6,4 +6,5 @@ mod auth;
 mod endings;
 mod host_keys;
 mod key_server;
+mod peer;
 mod relay;

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod key_server;
+pub mod peer;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -194,7 +195,7 @@ impl Sshd {
 }
 
 /// Ready once its banner reads back.
-fn wait_ready(child: &mut Child, host: &str, port: u16) -> bool {
+pub fn wait_ready(child: &mut Child, host: &str, port: u16) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
@@ -224,7 +225,7 @@ impl Drop for Sshd {
     }
 }
 
-fn free_port(host: &str) -> u16 {
+pub fn free_port(host: &str) -> u16 {
     TcpListener::bind((host, 0))
         .unwrap()
         .local_addr()
