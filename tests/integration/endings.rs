@@ -224,3 +224,32 @@ fn a_host_that_closes_our_stdout_ends_the_run_quietly() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("info: connected to"), "{stderr}");
 }
+
+#[test]
+fn a_request_never_answered_holds_the_end_of_input_for_the_grace_period_only() {
+    // A remote that reads everything and answers nothing.
+    let sshd = Sshd::start_with(SshdOptions {
+        force_command: Some("cat >/dev/null".into()),
+        ..Default::default()
+    });
+    let home = Home::new(&sshd);
+    let started = Instant::now();
+    let output = run(
+        home.client(&sshd),
+        format!("{}\n{}\n", initialize(1), tool_call(2, "echo", "{}")).as_bytes(),
+    );
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(
+        stderr.contains(
+            "info: 2 request(s) still unanswered 5 s after the end of input; ending the session\n"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(10),
+        "took {took:?}"
+    );
+}

@@ -139,14 +139,21 @@ fn disabled_host_key_checking_works_with_the_peer_and_warns() {
     );
 }
 
-#[test]
-fn pipelined_requests_then_eof_are_all_answered_before_a_prompt_exit() {
+/// A known_hosts-mode session past initialize and tools/list, so that the
+/// peer routes tools/call.
+fn routing_session() -> (Peer, Home, Session) {
     let peer = Peer::without_key_server();
     let home = Home::empty();
     let mut session = Session::start(known_hosts_client(&home, &peer));
     session.call(&initialize(1));
     session.send(INITIALIZED);
     session.call(&tools_list(2));
+    (peer, home, session)
+}
+
+#[test]
+fn pipelined_requests_then_eof_are_all_answered_before_a_prompt_exit() {
+    let (peer, _home, mut session) = routing_session();
 
     let ids: Vec<u64> = (100..150).collect();
     let burst: String = ids
@@ -172,12 +179,7 @@ fn pipelined_requests_then_eof_are_all_answered_before_a_prompt_exit() {
 
 #[test]
 fn a_request_holding_line_separators_is_answered() {
-    let peer = Peer::without_key_server();
-    let home = Home::empty();
-    let mut session = Session::start(known_hosts_client(&home, &peer));
-    session.call(&initialize(1));
-    session.send(INITIALIZED);
-    session.call(&tools_list(2));
+    let (peer, _home, mut session) = routing_session();
     let text = "a\u{2028}b\u{2029}c\u{0085}d";
     let response = session.call(&tool_call(3, "echo", &format!(r#"{{"text":"{text}"}}"#)));
     // Python may answer them raw or escaped: the same JSON either way.
