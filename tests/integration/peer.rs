@@ -153,7 +153,7 @@ fn routing_session() -> (Peer, Home, Session) {
 
 #[test]
 fn pipelined_requests_then_eof_are_all_answered_before_a_prompt_exit() {
-    let (peer, _home, mut session) = routing_session();
+    let (_peer, _home, mut session) = routing_session();
 
     let ids: Vec<u64> = (100..150).collect();
     let burst: String = ids
