@@ -172,7 +172,11 @@ impl Drop for Peer {
             let _ = self.child.wait();
         }
         for pid in children.split_whitespace() {
-            let _ = Command::new("kill").args(["-KILL", pid]).status();
+            // Most have exited with their session already.
+            let _ = Command::new("kill")
+                .args(["-KILL", pid])
+                .stderr(Stdio::null())
+                .status();
         }
         if thread::panicking() {
             eprintln!(
