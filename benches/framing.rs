@@ -1,0 +1,110 @@
+//! Micro-benchmark of what the relay does to every byte without an sshd:
+//! the host side (separator escaping and in-flight tracking) and the remote
+//! side (the stdout filter and in-flight tracking), on large and small
+//! messages, in MB/s. Run with `cargo bench --bench framing`.
+
+#![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use m2m_mcp_server_ssh_client::json_lines::StdoutFilter;
+use m2m_mcp_server_ssh_client::jsonrpc::InFlight;
+use m2m_mcp_server_ssh_client::line_separators::SeparatorEscaper;
+
+/// The relay reads in chunks of this size.
+const CHUNK: usize = 64 * 1024;
+/// Each case runs at least this long, so that timer noise does not count.
+const MIN_TIME: Duration = Duration::from_millis(500);
+
+fn main() {
+    // `cargo test --all-targets` runs this without `--bench`: nothing to measure there.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("benchmark: run it with `cargo bench --bench framing`");
+        return;
+    }
+    let large_request = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"name\":\"length\",\"arguments\":{{\"data\":\"{}\"}}}}}}\n",
+        "é, \\\"quoted\\\" and plain text ".repeat(16 * 1024 * 1024 / 30)
+    );
+    let large_response = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{{\"content\":[{{\"type\":\"text\",\"text\":\"{}\"}}]}}}}\n",
+        "x".repeat(16 * 1024 * 1024)
+    );
+    let small_requests: String = (0..100_000)
+        .map(|id| {
+            format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"tools/call\",\"params\":{{\"name\":\"echo\",\"arguments\":{{\"text\":\"ping\"}}}}}}\n"
+            )
+        })
+        .collect();
+    let small_responses: String = (0..100_000)
+        .map(|id| {
+            format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{\"content\":[{{\"type\":\"text\",\"text\":\"ping\"}}],\"isError\":false}}}}\n"
+            )
+        })
+        .collect();
+
+    println!("{:<48} {:>10}", "path (64 KiB chunks)", "MB/s");
+    host_side(
+        "host → remote, one 16 MiB request",
+        large_request.as_bytes(),
+    );
+    host_side(
+        "host → remote, 100,000 small requests",
+        small_requests.as_bytes(),
+    );
+    remote_side(
+        "remote → host, one 16 MiB response",
+        large_response.as_bytes(),
+    );
+    remote_side(
+        "remote → host, 100,000 small responses",
+        small_responses.as_bytes(),
+    );
+}
+
+/// Escaping and in-flight tracking, as the relay applies them to stdin.
+fn host_side(name: &str, input: &[u8]) {
+    let mut out = Vec::with_capacity(CHUNK * 2);
+    report(name, input.len(), || {
+        let mut escaper = SeparatorEscaper::default();
+        let mut in_flight = InFlight::default();
+        for chunk in input.chunks(CHUNK) {
+            in_flight.host_sent(chunk);
+            out.clear();
+            escaper.push(chunk, &mut out);
+            black_box(&out);
+        }
+        black_box(in_flight.pending());
+    });
+}
+
+/// The stdout filter and in-flight tracking, as the relay applies them to
+/// the channel's stdout.
+fn remote_side(name: &str, input: &[u8]) {
+    let mut out = Vec::with_capacity(CHUNK * 2);
+    report(name, input.len(), || {
+        let mut filter = StdoutFilter::default();
+        let mut in_flight = InFlight::default();
+        for chunk in input.chunks(CHUNK) {
+            out.clear();
+            filter.push(chunk, &mut out, |_, _| {}, |_| {});
+            in_flight.remote_sent(&out);
+            black_box(&out);
+        }
+    });
+}
+
+fn report(name: &str, bytes: usize, mut pass: impl FnMut()) {
+    pass();
+    let started = Instant::now();
+    let mut passes = 0;
+    while started.elapsed() < MIN_TIME {
+        pass();
+        passes += 1;
+    }
+    let rate = (bytes * passes) as f64 / 1e6 / started.elapsed().as_secs_f64();
+    println!("{name:<48} {rate:>10.0}");
+}
