@@ -392,6 +392,7 @@ impl RemoteStreams {
                     Err(e) => return Err(e),
                 }
             }
+            let mut out_drained = false;
             if !self.out_eof && buffers.to_host.len() - buffers.written < TO_HOST_LIMIT {
                 let chunk = &mut self.chunk;
                 match attempt(&mut self.out, |s, cx| Pin::new(s).poll_read(cx, chunk)) {
@@ -410,12 +411,17 @@ impl RemoteStreams {
                         progress = true;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        interest.add(session.block_directions())
+                        interest.add(session.block_directions());
+                        out_drained = true;
                     }
                     Err(e) => return Err(e),
                 }
             }
-            if !self.err_eof {
+            // A stdout read that would block has already pulled everything
+            // the socket held into libssh2's queue; with nothing queued for
+            // the channel, a stderr read would only cost a futile recv.
+            let err_may_have_data = !out_drained || channel.read_window().available > 0;
+            if !self.err_eof && err_may_have_data {
                 let chunk = &mut self.chunk;
                 match attempt(&mut self.err, |s, cx| Pin::new(s).poll_read(cx, chunk)) {
                     Ok(0) => self.err_eof = true,
