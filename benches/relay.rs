@@ -14,12 +14,11 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{Home, Sshd, SshdOptions};
+use support::{Home, Session, Sshd, SshdOptions};
 
 /// Runs per figure; the median is reported with min and max.
 const RUNS: usize = 5;
@@ -31,8 +30,6 @@ const BURST: usize = 1000;
 const LARGE: usize = 8 * 1024 * 1024;
 /// How long the idle session is watched.
 const IDLE: Duration = Duration::from_secs(10);
-/// A step that takes longer than this means something hangs.
-const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -80,8 +77,7 @@ fn main() {
     for run in 0..RUNS {
         eprintln!("run {}/{RUNS}", run + 1);
         for (i, client) in clients.iter().enumerate() {
-            let mut session = Host::start(client.command(&sshd, &home));
-            let started = session.started;
+            let (mut session, started) = start(client.command(&sshd, &home));
             session.call(&initialize(1));
             cold[i].push(ms(started.elapsed()));
             session.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
@@ -121,7 +117,7 @@ fn main() {
             up[i].push(mb_per_s(LARGE, at.elapsed()));
 
             let peak = proc_sample(session.child.id()).peak_rss_kib;
-            let usage = session.finish();
+            let usage = finish(session);
             rss[i].push(peak as f64 / 1024.0);
             cpu[i].push(usage.cpu_ms);
         }
@@ -150,7 +146,7 @@ fn main() {
     let mut idle_wakeups = [Vec::new(), Vec::new()];
     for (i, client) in clients.iter().enumerate() {
         eprintln!("idle {}s: {}", IDLE.as_secs(), client.name());
-        let mut session = Host::start(client.command(&sshd, &home));
+        let (mut session, _) = start(client.command(&sshd, &home));
         session.call(&initialize(1));
         // Let the start-up settle before watching.
         thread::sleep(Duration::from_millis(500));
@@ -159,7 +155,7 @@ fn main() {
         let after = proc_sample(session.child.id());
         idle_cpu[i].push(after.cpu_ms - before.cpu_ms);
         idle_wakeups[i].push((after.switches - before.switches) as f64);
-        session.finish();
+        finish(session);
     }
     add("idle 10 s: CPU", "ms", Better::Lower, idle_cpu);
     add(
@@ -220,77 +216,19 @@ impl Client {
     }
 }
 
-/// A client process driven line by line.
-struct Host {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
-    started: Instant,
+/// The test support's line-by-line driver, timed from before the spawn.
+fn start(cmd: Command) -> (Session, Instant) {
+    let started = Instant::now();
+    (Session::start(cmd), started)
 }
 
-impl Host {
-    fn start(mut cmd: Command) -> Host {
-        let started = Instant::now();
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            let mut reader = BufReader::with_capacity(1 << 20, stdout);
-            loop {
-                let mut line = String::new();
-                match reader.read_line(&mut line) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if tx.send(line).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-        });
-        Host {
-            child,
-            stdin,
-            lines,
-            started,
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        self.send_bytes(format!("{line}\n").as_bytes());
-    }
-
-    fn send_bytes(&mut self, bytes: &[u8]) {
-        let stdin = self.stdin.as_mut().unwrap();
-        stdin.write_all(bytes).unwrap();
-        stdin.flush().unwrap();
-    }
-
-    fn recv(&mut self) -> String {
-        self.lines
-            .recv_timeout(STEP_TIMEOUT)
-            .expect("no answer from the client")
-    }
-
-    fn call(&mut self, line: &str) -> String {
-        self.send(line);
-        self.recv()
-    }
-
-    /// Closes stdin and reaps the client with its resource usage.
-    fn finish(mut self) -> Usage {
-        self.stdin = None;
-        let usage = wait4(self.child.id() as i32);
-        // Already reaped; this only settles std's bookkeeping.
-        let _ = self.child.try_wait();
-        usage
-    }
+/// Closes stdin and reaps the client with its resource usage.
+fn finish(mut session: Session) -> Usage {
+    session.close_stdin();
+    let usage = wait4(session.child.id() as i32);
+    // Reaped already: keep the guard's Drop from signalling a recycled pid.
+    std::mem::forget(session);
+    usage
 }
 
 struct Usage {
