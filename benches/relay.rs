@@ -18,7 +18,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{Home, Session, Sshd, SshdOptions};
+use support::{Home, Session, Sshd, SshdOptions, initialize};
 
 /// Runs per figure; the median is reported with min and max.
 const RUNS: usize = 5;
@@ -389,10 +389,6 @@ fn ms(d: Duration) -> f64 {
 
 fn mb_per_s(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / 1e6 / d.as_secs_f64()
-}
-
-fn initialize(id: u64) -> String {
-    support::initialize(id)
 }
 
 fn echo(id: u64, text: &str) -> String {

@@ -10,7 +10,7 @@
 use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rand_core::{OsRng, RngCore};
@@ -21,6 +21,19 @@ use rand_core::{OsRng, RngCore};
 pub fn create_new(target: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     let tmp = TempFile::create(target, contents, mode)?;
     fs::hard_link(&tmp.path, target)
+}
+
+/// Creates the directory that will hold `target`, and any missing
+/// ancestors, 0700 as `~/.ssh` should be; an existing one, and its mode, is
+/// left alone.
+pub fn create_parent_dir(target: &Path) -> io::Result<()> {
+    match target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir),
+        None => Ok(()),
+    }
 }
 
 /// Replaces `target` (or creates it) with `contents` and `mode`: readers

@@ -7,9 +7,9 @@
 //! already has is never clobbered.
 
 use std::ffi::OsString;
-use std::fs::{self, DirBuilder, File};
+use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -235,15 +235,7 @@ pub fn generate_ed25519(path: &Path) -> Result<PublicKey, Error> {
         move |source| Error::KeyGeneration { path: p, source }
     };
 
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // `recursive` also creates missing ancestors (all 0700) and leaves an
-        // existing directory, and its mode, alone.
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(generation(path))?;
-    }
+    atomic_file::create_parent_dir(path).map_err(generation(path))?;
 
     let mut seed = [0u8; 32];
     let mut check = [0u8; 4];

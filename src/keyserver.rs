@@ -49,11 +49,6 @@ pub struct Location {
 }
 
 impl Location {
-    /// Whether answers from here are authenticated by TLS.
-    pub fn is_https(&self) -> bool {
-        self.base.starts_with("https://")
-    }
-
     fn endpoint(&self, path: &str) -> String {
         format!("{}/{path}", self.base)
     }
@@ -69,20 +64,21 @@ pub struct ServerKey {
 /// Asks for the server's host key: at `explicit` only, when given, or over
 /// HTTPS on port 443 and then over HTTP on `port`.
 pub fn fetch_server_key(host: &str, port: u16, explicit: Option<&str>) -> Result<ServerKey, Error> {
-    let location = match explicit {
-        Some(base) => {
-            let location = Location {
-                base: base.trim_end_matches('/').to_string(),
-            };
-            let key = server_key_at(&location)?;
-            return Ok(ServerKey { key, location });
-        }
-        None => Location {
-            base: format!("https://{}", bracketed(host)),
-        },
+    if let Some(base) = explicit {
+        let location = Location {
+            base: base.trim_end_matches('/').to_string(),
+        };
+        let key = server_key_at(&location)?;
+        return Ok(ServerKey { key, location });
+    }
+    let https = Location {
+        base: format!("https://{}", bracketed(host)),
     };
-    match server_key_at(&location) {
-        Ok(key) => Ok(ServerKey { key, location }),
+    match server_key_at(&https) {
+        Ok(key) => Ok(ServerKey {
+            key,
+            location: https,
+        }),
         // The server speaks TLS but its certificate fails: someone may be in
         // the middle, or the system lacks the CA. Either way, quietly asking
         // the same question in clear text would be the wrong answer.
@@ -95,7 +91,7 @@ pub fn fetch_server_key(host: &str, port: u16, explicit: Option<&str>) -> Result
             crate::warn!(
                 "no key server over HTTPS at {} ({}); asking {} over plain HTTP: the server key then comes \
                  unauthenticated, and only its pin protects later starts",
-                location_of(&https_error),
+                https.endpoint("server_pub_key"),
                 short_reason(&https_error),
                 location.base
             );
@@ -314,17 +310,6 @@ fn bracketed(host: &str) -> String {
         format!("[{host}]")
     } else {
         host.to_string()
-    }
-}
-
-fn location_of(e: &Error) -> &str {
-    match e {
-        Error::KeyServerUnreachable { url, .. }
-        | Error::KeyServerStatus { url, .. }
-        | Error::KeyServerAnswer { url, .. }
-        | Error::KeyServerKey { url, .. }
-        | Error::KeyServerTls { url, .. } => url,
-        _ => "",
     }
 }
 

@@ -214,13 +214,7 @@ fn check_pin(
 /// Appends the pin line, replacing the file atomically so that a crash or a
 /// concurrent reader never sees half a line.
 fn pin(path: &std::path::Path, host: &str, port: u16, key: &PublicKey) -> io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-    }
+    crate::atomic_file::create_parent_dir(path)?;
     let mut text = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),

@@ -356,16 +356,13 @@ fn https_with_a_certificate_from_a_trusted_ca_works() {
 
 #[test]
 fn https_with_an_untrusted_certificate_is_refused_without_falling_back() {
-    let (output, stub, _sshd) = {
-        let sshd = Sshd::start();
-        let home = Home::new(&sshd);
-        let stub = answering(Tls::Untrusted, &sshd.host_key);
-        let output = run(
-            client(&home, &sshd, &stub.url()),
-            session_input().as_bytes(),
-        );
-        (output, stub, sshd)
-    };
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let stub = answering(Tls::Untrusted, &sshd.host_key);
+    let output = run(
+        client(&home, &sshd, &stub.url()),
+        session_input().as_bytes(),
+    );
     assert_eq!(output.status.code(), Some(17), "{}", stderr(&output));
     assert!(output.stdout.is_empty());
     assert_eq!(
