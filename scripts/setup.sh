@@ -31,3 +31,8 @@ done
 # The real peer server (Python, from PyPI) for the interoperability tests,
 # in a venv inside the checkout; fast when already there.
 bash "$(dirname "$0")/install-peer-server.sh" "$(cd "$(dirname "$0")/.." && pwd)/.venv-peer"
+
+# The real MCP server and host from npm for the compatibility tests
+# (server-everything, the Inspector's CLI), locked in tests/npm; fast when
+# already there.
+bash "$(dirname "$0")/install-npm-peers.sh"
