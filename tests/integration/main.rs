@@ -3,6 +3,7 @@
 mod support;
 
 mod auth;
+mod compat;
 mod endings;
 mod host_keys;
 mod key_server;

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod everything;
 pub mod key_server;
 pub mod peer;
 
