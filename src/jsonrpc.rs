@@ -5,7 +5,9 @@
 //! top-level `id` and `method` members of a message object, or of each object in a batch array.
 //! Everything else (other members, nested values, long strings) is skipped by tracking only
 //! nesting depth and string/escape state, so memory stays constant however long a line is: the
-//! only things kept are the captured key, `id` and `method`, each under a small cap. A raw `\n`
+//! only things kept are the captured key, `id` and `method`, each under a small cap. One level
+//! deeper, it also keeps `params.requestId`, so that a `notifications/cancelled` can be told
+//! from other notifications with the request it cancels. A raw `\n`
 //! cannot occur inside valid JSON, so every `\n` ends the current line and resynchronises the
 //! scanner whatever came before it. The scanner is not a JSON validator: it rejects only the
 //! malformations it meets on the path it has to walk. [`InFlight`] runs one scanner per
@@ -51,6 +53,12 @@ pub enum Message {
     Notification {
         /// The method called, escapes decoded.
         method: String,
+    },
+    /// A `notifications/cancelled` with a usable `params.requestId`: the sender gives up on
+    /// that request, and MCP tells the receiver not to answer it.
+    Cancelled {
+        /// The id of the request cancelled.
+        request_id: Id,
     },
     /// Has `id` (possibly null, giving `None`) and no `method` (normally `result` or `error`).
     Response {
@@ -104,6 +112,10 @@ enum State {
 enum Target {
     Id,
     Method,
+    /// The message's `params`, walked into when it is an object.
+    Params,
+    /// `requestId` inside `params`.
+    RequestId,
     #[default]
     Ignored,
 }
@@ -300,6 +312,9 @@ pub struct Scanner {
     capture: Capture,
     id: IdField,
     method: MethodField,
+    /// Inside the message's `params` object, whose members are keys at this level too.
+    in_params: bool,
+    request_id: IdField,
 }
 
 impl Scanner {
@@ -375,9 +390,12 @@ impl Scanner {
             State::Key => match self.capture.string_byte(b) {
                 Step::More => {}
                 Step::End => {
-                    self.target = match (self.capture.overflow, self.capture.bytes.as_slice()) {
-                        (false, b"id") => Target::Id,
-                        (false, b"method") => Target::Method,
+                    let key = (self.capture.overflow, self.capture.bytes.as_slice());
+                    self.target = match (self.in_params, key) {
+                        (false, (false, b"id")) => Target::Id,
+                        (false, (false, b"method")) => Target::Method,
+                        (false, (false, b"params")) => Target::Params,
+                        (true, (false, b"requestId")) => Target::RequestId,
                         _ => Target::Ignored,
                     };
                     self.state = State::Colon;
@@ -403,7 +421,11 @@ impl Scanner {
                             self.method = MethodField::Value(self.capture.text());
                         }
                         Target::Method => self.method = MethodField::Invalid,
-                        Target::Ignored => {}
+                        Target::RequestId if usable => {
+                            self.request_id = IdField::Value(Id::String(self.capture.text()));
+                        }
+                        Target::RequestId => self.request_id = IdField::Invalid,
+                        Target::Params | Target::Ignored => {}
                     }
                     self.value_done();
                 }
@@ -411,13 +433,15 @@ impl Scanner {
             },
             State::Token => {
                 if !is_token_byte(b) {
-                    if self.target == Target::Id {
-                        self.id = self.token_id();
+                    match self.target {
+                        Target::Id => self.id = self.token_id(),
+                        Target::RequestId => self.request_id = self.token_id(),
+                        _ => {}
                     }
                     self.value_done();
                     return true;
                 }
-                if self.target == Target::Id {
+                if matches!(self.target, Target::Id | Target::RequestId) {
                     self.capture.put(&[b]);
                 }
             }
@@ -465,17 +489,26 @@ impl Scanner {
                 self.capture.start(MAX_METHOD_LEN);
                 self.state = State::Capture;
             }
-            (Target::Id, _) if is_token_start(b) => {
+            (Target::RequestId, b'"') => {
+                self.capture.start(MAX_ID_LEN);
+                self.state = State::Capture;
+            }
+            (Target::Id | Target::RequestId, _) if is_token_start(b) => {
                 self.capture.start(MAX_ID_LEN);
                 self.capture.put(&[b]);
                 self.state = State::Token;
+            }
+            (Target::Params, b'{') => {
+                self.in_params = true;
+                self.state = State::KeyOrEnd;
             }
             _ => {
                 // Any other value of `id` or `method` is unusable, yet must still be walked over.
                 match self.target {
                     Target::Id => self.id = IdField::Invalid,
                     Target::Method => self.method = MethodField::Invalid,
-                    Target::Ignored => {}
+                    Target::RequestId => self.request_id = IdField::Invalid,
+                    Target::Params | Target::Ignored => {}
                 }
                 self.target = Target::Ignored;
                 if !self.start_skip(b) {
@@ -526,14 +559,31 @@ impl Scanner {
     fn begin_object(&mut self) {
         self.id = IdField::Absent;
         self.method = MethodField::Absent;
+        self.in_params = false;
+        self.request_id = IdField::Absent;
         self.state = State::KeyOrEnd;
     }
 
     fn close_object(&mut self, out: &mut impl FnMut(Message)) {
+        if self.in_params {
+            // The end of `params`: back among the message's members.
+            self.in_params = false;
+            self.value_done();
+            return;
+        }
         let id = std::mem::take(&mut self.id);
         let method = std::mem::take(&mut self.method);
+        let request_id = std::mem::take(&mut self.request_id);
         out(match (id, method) {
             (IdField::Invalid, _) | (_, MethodField::Invalid) => Message::Other,
+            (IdField::Absent, MethodField::Value(method))
+                if method == "notifications/cancelled" =>
+            {
+                match request_id {
+                    IdField::Value(request_id) => Message::Cancelled { request_id },
+                    _ => Message::Notification { method },
+                }
+            }
             (IdField::Value(id), MethodField::Value(method)) => Message::Request { id, method },
             (IdField::Absent, MethodField::Value(method)) => Message::Notification { method },
             // A request with a null id cannot be told apart from others when answered.
@@ -566,6 +616,8 @@ impl Scanner {
         self.target = Target::Ignored;
         self.id = IdField::Absent;
         self.method = MethodField::Absent;
+        self.in_params = false;
+        self.request_id = IdField::Absent;
     }
 }
 
@@ -665,11 +717,12 @@ impl InFlight {
     /// Feeds bytes the host sent towards the remote; call it no later than forwarding them, so a
     /// fast answer cannot be seen before its request.
     pub fn host_sent(&mut self, chunk: &[u8]) {
-        self.host.push(chunk, |message| {
+        self.host.push(chunk, |message| match message {
+            Message::Request { id, method } => self.pending.add(id, method),
+            // The remote is told not to answer it: nothing more to wait for.
+            Message::Cancelled { request_id } => self.pending.answer(&request_id),
             // The host's responses answer the remote's requests, which are not tracked.
-            if let Message::Request { id, method } = message {
-                self.pending.add(id, method);
-            }
+            _ => {}
         });
     }
 
@@ -1179,6 +1232,58 @@ mod tests {
             }
             assert_eq!(chunked, whole, "{input:?}");
         }
+    }
+
+    #[test]
+    fn a_cancellation_names_the_request_it_cancels_wherever_its_members_are() {
+        let cancelled = |id| Message::Cancelled { request_id: id };
+        assert_eq!(
+            one(
+                r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3,"reason":"x"}}"#
+            ),
+            cancelled(num("3"))
+        );
+        assert_eq!(
+            one(
+                r#"{"params":{"reason":{"requestId":9,"a":[1,{"b":"}"}]},"requestId":"r\u00e9"},"method":"notifications/cancelled"}"#
+            ),
+            cancelled(string("ré"))
+        );
+        assert_eq!(
+            scan(br#"[{"method":"notifications/cancelled","params":{"requestId":1}},{"id":2,"method":"ping","params":{"requestId":5}}]"#),
+            vec![cancelled(num("1")), request(num("2"), "ping")]
+        );
+        // Without a usable requestId, or under another method, it is a plain notification.
+        for line in [
+            r#"{"method":"notifications/cancelled","params":{"reason":"x"}}"#,
+            r#"{"method":"notifications/cancelled","params":{"requestId":{"x":1}}}"#,
+            r#"{"method":"notifications/cancelled","params":[3]}"#,
+            r#"{"method":"notifications/cancelled","requestId":3}"#,
+        ] {
+            assert_eq!(one(line), notification("notifications/cancelled"), "{line}");
+        }
+        assert_eq!(
+            one(r#"{"method":"notifications/progress","params":{"requestId":3}}"#),
+            notification("notifications/progress")
+        );
+    }
+
+    #[test]
+    fn a_request_the_host_cancels_is_no_longer_awaited() {
+        let mut in_flight = InFlight::default();
+        in_flight.host_sent(b"{\"id\":1,\"method\":\"a\"}\n{\"id\":\"2\",\"method\":\"b\"}\n");
+        in_flight
+            .host_sent(b"{\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":2}}\n");
+        assert_eq!(in_flight.pending(), 2, "2 is not \"2\"");
+        in_flight.host_sent(
+            b"{\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"2\"}}\n",
+        );
+        assert_eq!(pending_ids(&in_flight), vec![(num("1"), "a".to_owned())]);
+        // The remote cancelling its own request to the host changes nothing here.
+        in_flight.remote_sent(
+            b"{\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":1}}\n",
+        );
+        assert_eq!(in_flight.pending(), 1);
     }
 
     fn pending_ids(in_flight: &InFlight) -> Vec<(Id, String)> {

@@ -25,8 +25,9 @@
 //! Shutdown order:
 //! 1. stdin EOF: stop reading stdin; finish writing what was already read to
 //!    the channel; wait until the remote has answered every request the host
-//!    sent, for at most [`ANSWER_GRACE`] (the peer server drops answers still
-//!    in flight when it sees our EOF); send EOF on the channel. On
+//!    sent and did not cancel, for at most [`ANSWER_GRACE`] (the peer server
+//!    drops answers still in flight when it sees our EOF); send EOF on the
+//!    channel. On
 //!    SIGTERM/SIGINT/SIGHUP the same, without waiting for answers.
 //! 2. Keep delivering the remote's output until it sends EOF, or until
 //!    [`EOF_GRACE`] has passed (a remote that never closes must not keep us).

@@ -911,3 +911,25 @@ fn multibyte_text_line_separators_and_a_16_mib_result_pass_byte_identical() {
     let received: Vec<Value> = received.lines().map(parse).collect();
     assert!(sent == received, "not the same JSON at the server");
 }
+
+/// MCP says the receiver of a cancellation should not answer the request,
+/// and server-everything does not: the end of input must not wait for
+/// that answer (the relay gives unanswered requests up to 5 s), just as
+/// server-everything run directly exits at once.
+#[test]
+fn a_call_the_host_cancelled_does_not_hold_the_end_of_the_session() {
+    let everything = Everything::start(Via::Exec);
+    let mut host = everything.host(Route::Relayed);
+    host.request(&initialize(1, "2025-11-25", "{}"));
+    host.send(INITIALIZED);
+    host.send(&long_operation(2, "t", 1.0, 4));
+    host.until(|v| v["method"] == "notifications/progress");
+    host.send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2,"reason":"enough"}}"#);
+    let closed = std::time::Instant::now();
+    host.finish();
+    assert!(
+        closed.elapsed() < std::time::Duration::from_secs(2),
+        "the session took {:?} to end",
+        closed.elapsed()
+    );
+}
