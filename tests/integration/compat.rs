@@ -715,6 +715,9 @@ fn subscriptions_logging_completion_ping_and_unknown_methods_pass_untouched() {
     assert_eq!(everything.received(), runs.sent);
 }
 
+/// A host's part in a session, as [`differential`] runs it.
+type Script = Box<dyn Fn(&mut Host) + Sync>;
+
 /// Each protocol revision's session, as a host of that revision opens it:
 /// what reaches the server is what the host sent, byte for byte, and what
 /// comes back is what the server says on a direct connection.
@@ -740,7 +743,7 @@ fn every_protocol_revision_passes_untouched_both_ways() {
             host.request(r#"{"jsonrpc":"2.0","id":4,"method":"ping"}"#);
         }
     };
-    let mut sessions: Vec<(&str, Box<dyn Fn(&mut Host) + Sync>)> = vec![
+    let mut sessions: Vec<(&str, Script)> = vec![
         ("2024-11-05", Box::new(legacy("2024-11-05"))),
         ("2025-06-18", Box::new(legacy("2025-06-18"))),
         ("2025-11-25", Box::new(legacy("2025-11-25"))),
