@@ -55,8 +55,14 @@ fn assert_same(direct: &[String], relayed: &[String]) {
     assert_eq!(
         direct.len(),
         relayed.len(),
-        "direct: {direct:#?}\nrelayed: {relayed:#?}"
+        "direct: {:#?}\nrelayed: {:#?}",
+        heads(direct),
+        heads(relayed)
     );
+}
+
+fn heads(lines: &[String]) -> Vec<&str> {
+    lines.iter().map(|l| head(l)).collect()
 }
 
 fn head(line: &str) -> &str {

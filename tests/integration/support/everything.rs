@@ -286,12 +286,6 @@ impl Host {
         self.sent.push(b'\n');
     }
 
-    /// Sends bytes as they are (no newline added).
-    pub fn send_bytes(&mut self, bytes: &[u8]) {
-        self.session.send_bytes(bytes);
-        self.sent.extend_from_slice(bytes);
-    }
-
     /// Receives lines until one satisfies `done`; returns them all.
     pub fn until(&mut self, done: impl Fn(&serde_json::Value) -> bool) -> Vec<String> {
         let mut got = Vec::new();
