@@ -217,7 +217,7 @@ fn the_pin_is_written_on_first_use_and_a_reinstalled_server_is_refused() {
     let output = run(key_server_client(&home, &peer), input.as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(8), "stderr: {stderr}");
-    assert!(output.stdout.is_empty());
+    assert_first_request_refused(&output);
     assert!(
         stderr.contains(&format!(
             "differs from the one pinned in {} line 1",
