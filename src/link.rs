@@ -50,6 +50,9 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// libssh2 sends keepalives at most this often, whatever it is asked
 /// (`libssh2_keepalive_config` turns 1 s into 2 s).
 const LIBSSH2_MIN_KEEPALIVE: Duration = Duration::from_secs(2);
+/// Time allowed on top of the keepalive spacing for an answer to come back
+/// from a server that is busy, not gone.
+const ANSWER_ALLOWANCE: Duration = Duration::from_secs(1);
 /// How long a write may make no progress, with keepalives off, before the
 /// connection is taken for stuck.
 const STALL_WITHOUT_KEEPALIVE: Duration = Duration::from_secs(60);
@@ -65,12 +68,13 @@ pub struct Liveness {
 
 impl Liveness {
     /// Silence after which the server is taken for gone, if we ask it to
-    /// speak at all. Never less than libssh2's own keepalive spacing plus
-    /// an interval, so that a healthy idle link is never taken for dead.
+    /// speak at all: `count_max` intervals, never less than libssh2's own
+    /// keepalive spacing plus an interval, and an allowance for a busy
+    /// server's answer, so that a healthy idle link is never taken for dead.
     pub fn dead_after(&self) -> Option<Duration> {
         let interval = self.keepalive?;
         let spacing = interval.max(LIBSSH2_MIN_KEEPALIVE);
-        Some((interval * self.count_max.max(1)).max(spacing + interval))
+        Some((interval * self.count_max.max(1)).max(spacing + interval) + ANSWER_ALLOWANCE)
     }
 
     /// How long a write may make no progress before the engine is taken for stuck.
@@ -166,8 +170,10 @@ impl Link {
     pub fn pump(&mut self, mcp: &mut McpSession, now: Instant) -> io::Result<Interest> {
         let mut interest = Interest::default();
         let mut rechecked = false;
-        let mut wrote = false;
+        let mut wrote = 0;
         let mut write_blocked = None;
+        let mut heard = false;
+        let window_before = self.channel.write_window().remaining;
         loop {
             let mut progress = false;
             // Writing first: libssh2 reads pending packets before it writes,
@@ -178,7 +184,7 @@ impl Link {
                     Ok(n) => {
                         mcp.to_remote().consumed(n);
                         progress = true;
-                        wrote = true;
+                        wrote += n;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         interest.add(self.session.block_directions());
@@ -208,6 +214,7 @@ impl Link {
                         );
                         mcp.from_remote(&self.filtered);
                         progress = true;
+                        heard = true;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         interest.add(self.session.block_directions());
@@ -227,6 +234,7 @@ impl Link {
                     Ok(n) => {
                         self.stderr_lines.push(&self.chunk[..n]);
                         progress = true;
+                        heard = true;
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         interest.add(self.session.block_directions())
@@ -248,7 +256,14 @@ impl Link {
             }
             break;
         }
-        self.note_write_progress(wrote, write_blocked, now);
+        // libssh2 consumes what arrives while it reads or writes, so the
+        // socket may never look readable for it: data read, or a window
+        // that grew (the server's WINDOW_ADJUST), is the server speaking too.
+        let window_after = self.channel.write_window().remaining;
+        if heard || window_after as usize + wrote > window_before as usize {
+            self.last_inbound = now;
+        }
+        self.note_write_progress(wrote > 0, write_blocked, now);
         Ok(interest)
     }
 
@@ -273,12 +288,19 @@ impl Link {
         self.last_inbound = now;
     }
 
-    /// Sends a keepalive if one is due.
+    /// Sends a keepalive if one is due. Call it just before waiting on the
+    /// socket, so that the answer is seen arriving rather than taken in
+    /// silently by the next pump.
     pub async fn keep_alive(&mut self, now: Instant) {
         let (Some(due), Some(interval)) = (self.next_keepalive, self.liveness.keepalive) else {
             return;
         };
         if now < due {
+            return;
+        }
+        // As OpenSSH's ServerAliveInterval: only a silent server is asked.
+        if now.saturating_duration_since(self.last_inbound) < interval {
+            self.next_keepalive = Some(self.last_inbound + interval);
             return;
         }
         // libssh2 skips it by itself if a packet is half-sent (it would
@@ -292,21 +314,20 @@ impl Link {
     /// Why the connection is taken for dead, if it is.
     pub fn dead(&self, now: Instant) -> Option<String> {
         if let Some(limit) = self.liveness.dead_after() {
-            let silent = now.saturating_duration_since(self.last_inbound);
-            if silent >= limit {
+            if now.saturating_duration_since(self.last_inbound) >= limit {
                 return Some(format!(
-                    "no answer from the server for {} s (keepalive every {} s)",
-                    silent.as_secs(),
+                    "no word from the server in {} s (keepalive every {} s)",
+                    limit.as_secs(),
                     self.liveness.keepalive.unwrap_or_default().as_secs()
                 ));
             }
         }
         if let Some(since) = self.stalled_since {
-            let stalled = now.saturating_duration_since(since);
-            if stalled >= self.liveness.stall_limit() {
+            let limit = self.liveness.stall_limit();
+            if now.saturating_duration_since(since) >= limit {
                 return Some(format!(
-                    "the SSH engine made no progress on a write for {} s",
-                    stalled.as_secs()
+                    "the SSH engine made no progress on a write in {} s",
+                    limit.as_secs()
                 ));
             }
         }
@@ -492,15 +513,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn silence_allowed_is_count_intervals_but_never_below_libssh2s_spacing() {
+    fn silence_allowed_is_count_intervals_never_below_libssh2s_spacing_plus_an_allowance() {
         let liveness = |secs, count_max| Liveness {
             keepalive: Some(Duration::from_secs(secs)),
             count_max,
         };
-        assert_eq!(liveness(15, 3).dead_after(), Some(Duration::from_secs(45)));
-        assert_eq!(liveness(1, 3).dead_after(), Some(Duration::from_secs(3)));
-        assert_eq!(liveness(1, 1).dead_after(), Some(Duration::from_secs(3)));
-        assert_eq!(liveness(10, 1).dead_after(), Some(Duration::from_secs(20)));
+        assert_eq!(liveness(15, 3).dead_after(), Some(Duration::from_secs(46)));
+        assert_eq!(liveness(1, 3).dead_after(), Some(Duration::from_secs(4)));
+        assert_eq!(liveness(1, 1).dead_after(), Some(Duration::from_secs(4)));
+        assert_eq!(liveness(10, 1).dead_after(), Some(Duration::from_secs(21)));
         let off = Liveness {
             keepalive: None,
             count_max: 3,

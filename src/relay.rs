@@ -144,7 +144,6 @@ where
         let now = Instant::now();
 
         if let Some(current) = link.as_mut() {
-            current.keep_alive(now).await;
             let loss = match current.pump(&mut mcp, now) {
                 Err(e) => Some(link::connection_failure(&e)),
                 Ok(wanted) => {
@@ -262,6 +261,9 @@ where
             return Ok(Ending::HostClosed);
         }
 
+        if let Some(current) = link.as_mut() {
+            current.keep_alive(now).await;
+        }
         let room = mcp.to_remote().len() < link::TO_REMOTE_LIMIT;
         let want_stdin = stdin_open && room;
         let output_flushed = mcp.to_host().is_empty();

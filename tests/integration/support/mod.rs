@@ -7,6 +7,7 @@
 
 pub mod key_server;
 pub mod peer;
+pub mod proxy;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -75,7 +76,7 @@ pub fn public_line(key_path: &str) -> String {
 pub struct SshdOptions {
     /// Runs for every session, shell or exec (`ForceCommand`).
     pub force_command: Option<String>,
-    /// Extra sshd_config lines.
+    /// Extra sshd_config lines; they override the defaults.
     pub extra: Vec<String>,
     /// The loopback address to listen on.
     pub listen: &'static str,
@@ -120,7 +121,10 @@ impl Sshd {
         let log = dir.path().join("sshd.log");
         for _attempt in 0..5 {
             let port = free_port(options.listen);
-            let mut config = vec![
+            // sshd keeps the first value of a keyword: the extra lines come
+            // first, so that they override the defaults below.
+            let mut config = options.extra.clone();
+            config.extend([
                 format!("Port {port}"),
                 format!("ListenAddress {}", options.listen),
                 format!("HostKey {}", host_key_path.display()),
@@ -138,8 +142,7 @@ impl Sshd {
                 format!("AllowUsers {user}"),
                 "LogLevel VERBOSE".into(),
                 "PrintMotd no".into(),
-            ];
-            config.extend(options.extra.iter().cloned());
+            ]);
             if let Some(command) = &options.force_command {
                 config.push(format!("ForceCommand {command}"));
             }
@@ -349,6 +352,14 @@ pub fn assert_first_request_refused(output: &Output) {
         expected,
         "{stderr}"
     );
+}
+
+/// The error a request gets when the connection it was sent on is lost and
+/// another is being made, as a line.
+pub fn lost(id: u64, reason: &str) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32000,"message":"The connection to the remote MCP server was lost; it is being re-established","data":{{"reason":"{reason}"}}}}}}"#
+    ) + "\n"
 }
 
 /// Feeds `input`, closes stdin, and waits for the exit (killing it after
@@ -581,5 +592,47 @@ impl Sshd {
             .status()
             .unwrap();
         assert!(status.success(), "no session to cut");
+    }
+}
+
+impl Sshd {
+    /// Stops the server and every session it serves, as a reboot would.
+    pub fn stop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port, with the same keys and config.
+    pub fn resume(&mut self) {
+        let config_path = self.dir.path().join("sshd_config");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut child = Command::new("/usr/sbin/sshd")
+                .args(["-D", "-f"])
+                .arg(&config_path)
+                .arg("-E")
+                .arg(&self.log)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            if wait_ready(&mut child, self.host, self.port) {
+                self.child = child;
+                return;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            // The port may take a moment to be free again.
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start again:\n{}",
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
     }
 }
