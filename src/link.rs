@@ -452,11 +452,18 @@ async fn bounded<T>(
 }
 
 /// Says in words what libssh2's terse transport errors mean to a user.
+/// Which of them a dropped connection produces depends on the call that
+/// met it; they all mean the same to the user.
 pub fn connection_failure(e: &io::Error) -> String {
     let raw = e.to_string();
     match raw.as_str() {
-        "transport read" | "socket disconnect" | "Failed getting banner" => {
-            format!("the server closed the connection or the network dropped it ({raw})")
+        "transport read"
+        | "socket disconnect"
+        | "Failed getting banner"
+        | "Failure while draining incoming flow"
+        | "Unable to send channel data" => {
+            debug!("libssh2: {raw}");
+            "the server closed the connection or the network dropped it".into()
         }
         _ => raw,
     }

@@ -178,7 +178,7 @@ fn without_reconnecting_a_cut_mid_message_ends_the_host_line_and_answers_the_req
         wait_with_timeout(&mut session.child, Duration::from_secs(10)).expect("did not exit");
     let (_, rest, stderr) = session.finish(Duration::from_secs(1));
     assert_eq!(status.code(), Some(12), "{stderr}");
-    let reason = "the server closed the connection or the network dropped it (transport read)";
+    let reason = "the server closed the connection or the network dropped it";
     // The part of the answer that came is ended, so the host's framing
     // recovers; then the request gets its error.
     let rest = String::from_utf8_lossy(&rest);

@@ -44,6 +44,18 @@ fn initialized(cmd: Command) -> Session {
     session
 }
 
+/// Cuts the connection while a request is in flight and the network
+/// refuses new ones, and waits for the request's error: from then on the
+/// client knows it is without a connection.
+fn cut_and_wait_for_the_outage(session: &mut Session, proxy: &Proxy, id: u64) {
+    session.send(&tool_call(id, "sleep", r#"{"ms":30000}"#));
+    session.send(&tool_call(id + 1, "echo", r#"{"text":"in flight"}"#));
+    assert_eq!(session.recv_string(), echoed(id + 1, "in flight") + "\n");
+    proxy.set(Network::Refuse);
+    proxy.cut();
+    assert_eq!(session.recv_string(), lost(id, CUT));
+}
+
 /// The methods the fixture server of the current connection has received.
 fn history(session: &mut Session, id: u64) -> String {
     let line = session.call(&tool_call(id, "history", "{}"));
@@ -196,8 +208,7 @@ fn a_request_sent_during_the_outage_waits_and_is_answered_after_the_reconnect() 
     let home = Home::new(&sshd);
     let proxy = Proxy::start(sshd.port);
     let mut session = initialized(through(&proxy, &sshd, &home));
-    proxy.set(Network::Refuse);
-    proxy.cut();
+    cut_and_wait_for_the_outage(&mut session, &proxy, 20);
     let sent = Instant::now();
     session.send(&tool_call(7, "echo", r#"{"text":"waited"}"#));
     // A ping is answered by the relay itself meanwhile.
@@ -222,9 +233,8 @@ fn past_the_reconnect_max_wait_what_waits_gets_the_error_and_the_run_ends_with_i
     let mut cmd = through(&proxy, &sshd, &home);
     cmd.args(["--reconnect-max-wait", "3"]);
     let mut session = initialized(cmd);
-    proxy.set(Network::Refuse);
-    proxy.cut();
     let cut = Instant::now();
+    cut_and_wait_for_the_outage(&mut session, &proxy, 20);
     session.send(&tool_call(5, "echo", r#"{"text":"never"}"#));
     let status = wait_with_timeout(&mut session.child, Duration::from_secs(15)).expect("no exit");
     let took = cut.elapsed();
@@ -259,8 +269,7 @@ fn the_end_of_input_during_an_outage_ends_the_run_at_once_answering_what_waits()
     let home = Home::new(&sshd);
     let proxy = Proxy::start(sshd.port);
     let mut session = initialized(through(&proxy, &sshd, &home));
-    proxy.set(Network::Refuse);
-    proxy.cut();
+    cut_and_wait_for_the_outage(&mut session, &proxy, 20);
     session.send(&tool_call(6, "echo", r#"{"text":"late"}"#));
     let closed = Instant::now();
     session.close_stdin();
@@ -300,7 +309,8 @@ fn a_session_without_initialize_reconnects_without_any_replay() {
         )
     };
     assert_eq!(session.call(&call(2, "before")), echoed(2, "before"));
-    proxy.cut();
+    cut_and_wait_for_the_outage(&mut session, &proxy, 20);
+    proxy.set(Network::Pass);
     assert_eq!(session.call(&call(3, "after")), echoed(3, "after"));
     assert_eq!(history(&mut session, 4), "tools/call tools/call");
     let (status, _, stderr) = session.finish(Duration::from_secs(10));

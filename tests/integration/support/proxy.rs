@@ -13,7 +13,7 @@ use std::thread;
 use std::time::Duration;
 
 /// What the client reports when the proxy cuts its connection.
-pub const CUT: &str = "the server closed the connection or the network dropped it (transport read)";
+pub const CUT: &str = "the server closed the connection or the network dropped it";
 
 /// What the network does now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
