@@ -59,7 +59,7 @@ pub struct Args {
     #[argh(option, default = "10")]
     pub connect_timeout: u64,
 
-    /// seconds between SSH keepalives; 0 sends none (default: 15)
+    /// seconds of silence from the server after which an SSH keepalive asks it to answer; 0 sends none (default: 15)
     #[argh(option, default = "15")]
     pub keepalive_interval: u64,
 

@@ -8,9 +8,14 @@
 //! can never fill the window and stall stdout.
 //!
 //! Dead-peer detection, since libssh2 does none in non-blocking mode:
-//! - a keepalive (an SSH global request the server must answer) every
-//!   interval; the connection is dead when nothing at all has arrived for
-//!   `count_max` intervals;
+//! - when the server has been silent for an interval, a probe it must
+//!   answer; the connection is dead when nothing at all has arrived for
+//!   `count_max` intervals. The probe is an `env` request on our channel
+//!   with want-reply (servers refuse it once the command runs, and say so),
+//!   not libssh2's keepalive: libssh2 keeps every answer to its keepalive
+//!   in a list it never empties and walks on every read, so a session idle
+//!   for a week would slow down and grow; and it sends keepalives at most
+//!   every 2 s. libssh2 consumes the probe's answer itself;
 //! - the connection is dead when a write has made no progress for as long
 //!   while the socket could take data and the remote's window is open: that
 //!   is libssh2 stuck (a packet half-sent when another is attempted), which
@@ -18,13 +23,14 @@
 //! - TCP keepalive and `TCP_USER_TIMEOUT` on the socket let the kernel
 //!   report a peer that vanished (set in `ssh.rs`).
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use async_ssh2_lite::AsyncStream;
-use async_ssh2_lite::ssh2::BlockDirections;
+use async_ssh2_lite::ssh2::{BlockDirections, ErrorCode};
 use smol::future::{self, FutureExt};
 use smol::io::{AsyncRead, AsyncWrite};
 
@@ -47,12 +53,14 @@ pub const TO_HOST_LIMIT: usize = 1024 * 1024;
 const STDERR_LINE_LIMIT: usize = 4096;
 /// Bound on each of the closing steps (EOF, close, disconnect).
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-/// libssh2 sends keepalives at most this often, whatever it is asked
-/// (`libssh2_keepalive_config` turns 1 s into 2 s).
-const LIBSSH2_MIN_KEEPALIVE: Duration = Duration::from_secs(2);
-/// Time allowed on top of the keepalive spacing for an answer to come back
-/// from a server that is busy, not gone.
+/// With a single interval of silence allowed, the time on top of it for
+/// the probe's answer to come back from a server that is busy, not gone.
 const ANSWER_ALLOWANCE: Duration = Duration::from_secs(1);
+/// The variable the probe asks the server to set. Servers refuse it once
+/// the command runs (OpenSSH, AsyncSSH); one that accepts it changes nothing.
+const PROBE_VARIABLE: &str = "M2M_MCP_SERVER_SSH_CLIENT_PROBE";
+/// libssh2's code for a channel request the server refused.
+const REQUEST_DENIED: i32 = -22;
 /// How long a write may make no progress, with keepalives off, before the
 /// connection is taken for stuck.
 const STALL_WITHOUT_KEEPALIVE: Duration = Duration::from_secs(60);
@@ -68,13 +76,12 @@ pub struct Liveness {
 
 impl Liveness {
     /// Silence after which the server is taken for gone, if we ask it to
-    /// speak at all: `count_max` intervals, never less than libssh2's own
-    /// keepalive spacing plus an interval, and an allowance for a busy
-    /// server's answer, so that a healthy idle link is never taken for dead.
+    /// speak at all: `count_max` intervals, and never less than one interval
+    /// plus the time for an answer, so that a healthy idle link is never
+    /// taken for dead.
     pub fn dead_after(&self) -> Option<Duration> {
         let interval = self.keepalive?;
-        let spacing = interval.max(LIBSSH2_MIN_KEEPALIVE);
-        Some((interval * self.count_max.max(1)).max(spacing + interval) + ANSWER_ALLOWANCE)
+        Some((interval * self.count_max.max(1)).max(interval + ANSWER_ALLOWANCE))
     }
 
     /// How long a write may make no progress before the engine is taken for stuck.
@@ -128,6 +135,8 @@ pub struct Link {
     next_keepalive: Option<Instant>,
     /// Since when a pending write has made no progress though it could have.
     stalled_since: Option<Instant>,
+    /// A probe was sent and its answer has not been seen yet.
+    probing: bool,
     pub eof_sent: bool,
 }
 
@@ -156,6 +165,7 @@ impl Link {
             last_inbound: now,
             next_keepalive: liveness.keepalive.map(|interval| now + interval),
             stalled_since: None,
+            probing: false,
             eof_sent: false,
         }
     }
@@ -172,7 +182,7 @@ impl Link {
         let mut rechecked = false;
         let mut wrote = 0;
         let mut write_blocked = None;
-        let mut heard = false;
+        let mut heard = self.probe_answered();
         let window_before = self.channel.write_window().remaining;
         loop {
             let mut progress = false;
@@ -260,6 +270,8 @@ impl Link {
         // socket may never look readable for it: data read, or a window
         // that grew (the server's WINDOW_ADJUST), is the server speaking too.
         let window_after = self.channel.write_window().remaining;
+        // The answer may have been read in by the calls above.
+        heard |= self.probe_answered();
         if heard || window_after as usize + wrote > window_before as usize {
             self.last_inbound = now;
         }
@@ -288,10 +300,9 @@ impl Link {
         self.last_inbound = now;
     }
 
-    /// Sends a keepalive if one is due. Call it just before waiting on the
-    /// socket, so that the answer is seen arriving rather than taken in
-    /// silently by the next pump.
-    pub async fn keep_alive(&mut self, now: Instant) {
+    /// Sends a probe if one is due. Call it just before waiting on the
+    /// socket, so that the answer is seen arriving.
+    pub fn keep_alive(&mut self, now: Instant) {
         let (Some(due), Some(interval)) = (self.next_keepalive, self.liveness.keepalive) else {
             return;
         };
@@ -303,12 +314,45 @@ impl Link {
             self.next_keepalive = Some(self.last_inbound + interval);
             return;
         }
-        // libssh2 skips it by itself if a packet is half-sent (it would
-        // otherwise interleave two packets), and ignores a full socket.
-        if let Err(e) = self.session.keepalive_send().await {
-            debug!("keepalive: {}", describe(&e));
-        }
         self.next_keepalive = Some(now + interval);
+        if self.probing || self.out_eof {
+            // One question at a time: the silence limit decides meanwhile.
+            return;
+        }
+        self.probing = true;
+        if self.probe_answered() {
+            self.last_inbound = now;
+        }
+    }
+
+    /// Moves the probe on (sending it, or looking for its answer); true once
+    /// the server has answered it.
+    fn probe_answered(&mut self) -> bool {
+        if !self.probing {
+            return false;
+        }
+        // libssh2 keeps the request's progress in the channel: one step per
+        // call, each call with the same arguments, as its non-blocking API asks.
+        let step = self.channel.setenv(PROBE_VARIABLE, "1");
+        let mut step = std::pin::pin!(step);
+        match step.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Pending => false,
+            Poll::Ready(outcome) => {
+                self.probing = false;
+                match outcome {
+                    Ok(()) => true,
+                    Err(async_ssh2_lite::Error::Ssh2(e))
+                        if e.code() == ErrorCode::Session(REQUEST_DENIED) =>
+                    {
+                        true
+                    }
+                    Err(e) => {
+                        debug!("probe: {}", describe(&e));
+                        false
+                    }
+                }
+            }
+        }
     }
 
     /// Why the connection is taken for dead, if it is.
@@ -520,15 +564,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn silence_allowed_is_count_intervals_never_below_libssh2s_spacing_plus_an_allowance() {
+    fn silence_allowed_is_count_intervals_and_never_less_than_one_interval_and_an_answer() {
         let liveness = |secs, count_max| Liveness {
             keepalive: Some(Duration::from_secs(secs)),
             count_max,
         };
-        assert_eq!(liveness(15, 3).dead_after(), Some(Duration::from_secs(46)));
-        assert_eq!(liveness(1, 3).dead_after(), Some(Duration::from_secs(4)));
-        assert_eq!(liveness(1, 1).dead_after(), Some(Duration::from_secs(4)));
-        assert_eq!(liveness(10, 1).dead_after(), Some(Duration::from_secs(21)));
+        assert_eq!(liveness(15, 3).dead_after(), Some(Duration::from_secs(45)));
+        assert_eq!(liveness(1, 3).dead_after(), Some(Duration::from_secs(3)));
+        assert_eq!(liveness(1, 1).dead_after(), Some(Duration::from_secs(2)));
+        assert_eq!(liveness(10, 1).dead_after(), Some(Duration::from_secs(11)));
         let off = Liveness {
             keepalive: None,
             count_max: 3,

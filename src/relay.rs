@@ -262,7 +262,7 @@ where
         }
 
         if let Some(current) = link.as_mut() {
-            current.keep_alive(now).await;
+            current.keep_alive(now);
         }
         let room = mcp.to_remote().len() < link::TO_REMOTE_LIMIT;
         let want_stdin = stdin_open && room;

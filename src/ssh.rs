@@ -62,13 +62,8 @@ pub async fn connect(
     .await?;
     let socket = SshSocket(Arc::new(stream));
     let setup = async {
-        let mut configuration = SessionConfiguration::new();
-        if let Some(interval) = config.keepalive_interval {
-            // The spacing libssh2 checks against; the relay calls it on its own timer.
-            configuration.set_keepalive(true, interval.as_secs().clamp(1, u32::MAX as u64) as u32);
-        }
-        let mut session =
-            Session::new(socket.clone(), configuration).map_err(|e| handshake_error(&target, e))?;
+        let mut session = Session::new(socket.clone(), SessionConfiguration::new())
+            .map_err(|e| handshake_error(&target, e))?;
         prefer_host_key_types(&session, trust, config, &target).await?;
         session
             .handshake()

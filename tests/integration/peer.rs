@@ -248,15 +248,23 @@ fn after_a_cut_the_peer_serves_tool_calls_again_and_the_host_sees_only_the_error
     )
     .unwrap();
     let mut cmd = client(&home, &peer);
-    cmd.args(["--port", &proxy.port.to_string()])
-        .arg("--client-key")
-        .arg(&home.key)
-        .arg("--known-hosts")
-        .arg(&home.known_hosts);
+    cmd.args([
+        "--port",
+        &proxy.port.to_string(),
+        "--keepalive-interval",
+        "1",
+    ])
+    .arg("--client-key")
+    .arg(&home.key)
+    .arg("--known-hosts")
+    .arg(&home.known_hosts);
     let mut session = Session::start(cmd);
     assert!(session.call(&initialize(1)).contains("serverInfo"));
     session.send(INITIALIZED);
     assert!(session.call(&tools_list(2)).contains(r#""name":"echo""#));
+    // Idle for several keepalive limits: the peer answers our probes.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(proxy.connections(), 1);
     session.send(&tool_call(3, "sleep", r#"{"ms":10000}"#));
     assert_eq!(
         session.call(&tool_call(4, "echo", r#"{"text":"before"}"#)),

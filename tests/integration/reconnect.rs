@@ -155,7 +155,7 @@ fn a_blackhole_is_detected_by_keepalive_and_its_request_answered_within_five_sec
     let took = dark.elapsed();
     assert_eq!(
         answer,
-        lost(10, "no word from the server in 4 s (keepalive every 1 s)")
+        lost(10, "no word from the server in 3 s (keepalive every 1 s)")
     );
     assert!(took < Duration::from_secs(5), "detected after {took:?}");
 
