@@ -106,6 +106,7 @@ fn a_cut_answers_the_requests_in_flight_at_once_and_the_session_resumes_without_
         (10..15).map(|id| lost(id, CUT)).collect::<String>()
     );
     assert!(took < Duration::from_secs(1), "errors took {took:?}");
+    eprintln!("five errors {took:?} after the cut");
 
     proxy.set(Network::Pass);
     assert_eq!(
@@ -133,6 +134,9 @@ fn a_cut_answers_the_requests_in_flight_at_once_and_the_session_resumes_without_
         stderr.contains("(reconnect 1); restoring the session\n"),
         "{stderr}"
     );
+    if let Some(line) = stderr.lines().find(|l| l.contains("reconnected to")) {
+        eprintln!("{line}");
+    }
 }
 
 #[test]
