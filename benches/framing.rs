@@ -1,7 +1,7 @@
 //! Micro-benchmark of what the relay does to every byte without an sshd:
-//! the host side (separator escaping and in-flight tracking) and the remote
-//! side (the stdout filter and in-flight tracking), on large and small
-//! messages, in MB/s. Run with `cargo bench --bench framing`.
+//! the host side (line framing, separator escaping and in-flight tracking)
+//! and the remote side (the stdout filter, line framing and in-flight
+//! tracking), on large and small messages, in MB/s. Run with `cargo bench --bench framing`.
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
 
@@ -9,8 +9,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use m2m_mcp_server_ssh_client::json_lines::StdoutFilter;
-use m2m_mcp_server_ssh_client::jsonrpc::InFlight;
-use m2m_mcp_server_ssh_client::line_separators::SeparatorEscaper;
+use m2m_mcp_server_ssh_client::mcp_session::McpSession;
 
 /// The relay reads in chunks of this size.
 const CHUNK: usize = 64 * 1024;
@@ -65,19 +64,17 @@ fn main() {
     );
 }
 
-/// Escaping and in-flight tracking, as the relay applies them to stdin.
+/// Framing, escaping and in-flight tracking, as the relay applies them to stdin.
 fn host_side(name: &str, input: &[u8]) {
-    let mut out = Vec::with_capacity(CHUNK * 2);
     report(name, input.len(), || {
-        let mut escaper = SeparatorEscaper::default();
-        let mut in_flight = InFlight::default();
+        let mut session = McpSession::new();
         for chunk in input.chunks(CHUNK) {
-            in_flight.host_sent(chunk);
-            out.clear();
-            escaper.push(chunk, &mut out);
-            black_box(&out);
+            session.from_host(chunk);
+            let sent = session.to_remote().len();
+            black_box(session.to_remote().pending());
+            session.to_remote().consumed(sent);
         }
-        black_box(in_flight.pending());
+        black_box(session.unanswered());
     });
 }
 
@@ -87,12 +84,14 @@ fn remote_side(name: &str, input: &[u8]) {
     let mut out = Vec::with_capacity(CHUNK * 2);
     report(name, input.len(), || {
         let mut filter = StdoutFilter::default();
-        let mut in_flight = InFlight::default();
+        let mut session = McpSession::new();
         for chunk in input.chunks(CHUNK) {
             out.clear();
             filter.push(chunk, &mut out, |_, _| {}, |_| {});
-            in_flight.remote_sent(&out);
-            black_box(&out);
+            session.from_remote(&out);
+            let written = session.to_host().len();
+            black_box(session.to_host().pending());
+            session.to_host().consumed(written);
         }
     });
 }

@@ -59,6 +59,18 @@ pub struct Args {
     #[argh(option, default = "10")]
     pub connect_timeout: u64,
 
+    /// seconds of silence from the server after which an SSH keepalive asks it to answer; 0 sends none (default: 15)
+    #[argh(option, default = "15")]
+    pub keepalive_interval: u64,
+
+    /// keepalive intervals without a word from the server before the connection is taken for dead (default: 3)
+    #[argh(option, default = "3")]
+    pub keepalive_count_max: u32,
+
+    /// seconds to keep trying to reconnect after the connection is lost; 0 never reconnects (default: 300)
+    #[argh(option, default = "300")]
+    pub reconnect_max_wait: u64,
+
     /// print the version and exit
     #[argh(switch)]
     pub version: bool,
@@ -78,6 +90,9 @@ const VALUE_OPTIONS: &[&str] = &[
     "--log-level",
     "--command",
     "--connect-timeout",
+    "--keepalive-interval",
+    "--keepalive-count-max",
+    "--reconnect-max-wait",
 ];
 
 /// Rewrites `--name=value` as `--name value` for our value options, and

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::cli::Args;
 use crate::error::Error;
+use crate::link::Liveness;
 use crate::log::Level;
 
 /// Where the Python program keeps its key; we keep it there too.
@@ -68,6 +69,12 @@ pub struct Config {
     pub host_keys: HostKeyPolicy,
     pub remote: Remote,
     pub connect_timeout: Duration,
+    /// Between SSH keepalives; `None` sends none.
+    pub keepalive_interval: Option<Duration>,
+    /// Keepalive intervals of silence after which the server is taken for gone.
+    pub keepalive_count_max: u32,
+    /// How long to keep reconnecting after a loss; zero never reconnects.
+    pub reconnect_max_wait: Duration,
     pub log_level: Level,
 }
 
@@ -83,11 +90,22 @@ impl std::fmt::Debug for Config {
             .field("host_keys", &self.host_keys)
             .field("remote", &self.remote)
             .field("connect_timeout", &self.connect_timeout)
+            .field("keepalive_interval", &self.keepalive_interval)
+            .field("keepalive_count_max", &self.keepalive_count_max)
+            .field("reconnect_max_wait", &self.reconnect_max_wait)
             .finish()
     }
 }
 
 impl Config {
+    /// When a connection is taken for dead.
+    pub fn liveness(&self) -> Liveness {
+        Liveness {
+            keepalive: self.keepalive_interval,
+            count_max: self.keepalive_count_max,
+        }
+    }
+
     /// Validates parsed flags. `env` looks up environment variables (a
     /// parameter so that tests need not touch the process environment).
     pub fn from_args(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
@@ -143,6 +161,11 @@ impl Config {
         if args.connect_timeout == 0 {
             return Err(Error::Usage(
                 "--connect-timeout: must be at least 1 second".into(),
+            ));
+        }
+        if args.keepalive_count_max == 0 {
+            return Err(Error::Usage(
+                "--keepalive-count-max: must be at least 1".into(),
             ));
         }
         let home = env("HOME");
@@ -204,6 +227,10 @@ impl Config {
             host_keys,
             remote,
             connect_timeout: Duration::from_secs(args.connect_timeout),
+            keepalive_interval: Some(Duration::from_secs(args.keepalive_interval))
+                .filter(|interval| !interval.is_zero()),
+            keepalive_count_max: args.keepalive_count_max,
+            reconnect_max_wait: Duration::from_secs(args.reconnect_max_wait),
             log_level,
         })
     }

@@ -5,13 +5,11 @@
 //! top-level `id` and `method` members of a message object, or of each object in a batch array.
 //! Everything else (other members, nested values, long strings) is skipped by tracking only
 //! nesting depth and string/escape state, so memory stays constant however long a line is: the
-//! only things kept are the captured key, `id` and `method`, each under a small cap. One level
-//! deeper, it also keeps `params.requestId`, so that a `notifications/cancelled` can be told
-//! from other notifications with the request it cancels. A raw `\n`
+//! only things kept are the captured key, `id` and `method`, each under a small cap. A raw `\n`
 //! cannot occur inside valid JSON, so every `\n` ends the current line and resynchronises the
 //! scanner whatever came before it. The scanner is not a JSON validator: it rejects only the
-//! malformations it meets on the path it has to walk. [`InFlight`] runs one scanner per
-//! direction to keep the requests the host has sent and the remote has not yet answered.
+//! malformations it meets on the path it has to walk. [`InFlight`] keeps the requests sent
+//! one way and not yet answered the other way.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -53,12 +51,6 @@ pub enum Message {
     Notification {
         /// The method called, escapes decoded.
         method: String,
-    },
-    /// A `notifications/cancelled` with a usable `params.requestId`: the sender gives up on
-    /// that request, and MCP tells the receiver not to answer it.
-    Cancelled {
-        /// The id of the request cancelled.
-        request_id: Id,
     },
     /// Has `id` (possibly null, giving `None`) and no `method` (normally `result` or `error`).
     Response {
@@ -112,10 +104,6 @@ enum State {
 enum Target {
     Id,
     Method,
-    /// The message's `params`, walked into when it is an object.
-    Params,
-    /// `requestId` inside `params`.
-    RequestId,
     #[default]
     Ignored,
 }
@@ -312,9 +300,6 @@ pub struct Scanner {
     capture: Capture,
     id: IdField,
     method: MethodField,
-    /// Inside the message's `params` object, whose members are keys at this level too.
-    in_params: bool,
-    request_id: IdField,
 }
 
 impl Scanner {
@@ -390,12 +375,9 @@ impl Scanner {
             State::Key => match self.capture.string_byte(b) {
                 Step::More => {}
                 Step::End => {
-                    let key = (self.capture.overflow, self.capture.bytes.as_slice());
-                    self.target = match (self.in_params, key) {
-                        (false, (false, b"id")) => Target::Id,
-                        (false, (false, b"method")) => Target::Method,
-                        (false, (false, b"params")) => Target::Params,
-                        (true, (false, b"requestId")) => Target::RequestId,
+                    self.target = match (self.capture.overflow, self.capture.bytes.as_slice()) {
+                        (false, b"id") => Target::Id,
+                        (false, b"method") => Target::Method,
                         _ => Target::Ignored,
                     };
                     self.state = State::Colon;
@@ -421,11 +403,7 @@ impl Scanner {
                             self.method = MethodField::Value(self.capture.text());
                         }
                         Target::Method => self.method = MethodField::Invalid,
-                        Target::RequestId if usable => {
-                            self.request_id = IdField::Value(Id::String(self.capture.text()));
-                        }
-                        Target::RequestId => self.request_id = IdField::Invalid,
-                        Target::Params | Target::Ignored => {}
+                        Target::Ignored => {}
                     }
                     self.value_done();
                 }
@@ -433,15 +411,13 @@ impl Scanner {
             },
             State::Token => {
                 if !is_token_byte(b) {
-                    match self.target {
-                        Target::Id => self.id = self.token_id(),
-                        Target::RequestId => self.request_id = self.token_id(),
-                        _ => {}
+                    if self.target == Target::Id {
+                        self.id = self.token_id();
                     }
                     self.value_done();
                     return true;
                 }
-                if matches!(self.target, Target::Id | Target::RequestId) {
+                if self.target == Target::Id {
                     self.capture.put(&[b]);
                 }
             }
@@ -489,26 +465,17 @@ impl Scanner {
                 self.capture.start(MAX_METHOD_LEN);
                 self.state = State::Capture;
             }
-            (Target::RequestId, b'"') => {
-                self.capture.start(MAX_ID_LEN);
-                self.state = State::Capture;
-            }
-            (Target::Id | Target::RequestId, _) if is_token_start(b) => {
+            (Target::Id, _) if is_token_start(b) => {
                 self.capture.start(MAX_ID_LEN);
                 self.capture.put(&[b]);
                 self.state = State::Token;
-            }
-            (Target::Params, b'{') => {
-                self.in_params = true;
-                self.state = State::KeyOrEnd;
             }
             _ => {
                 // Any other value of `id` or `method` is unusable, yet must still be walked over.
                 match self.target {
                     Target::Id => self.id = IdField::Invalid,
                     Target::Method => self.method = MethodField::Invalid,
-                    Target::RequestId => self.request_id = IdField::Invalid,
-                    Target::Params | Target::Ignored => {}
+                    Target::Ignored => {}
                 }
                 self.target = Target::Ignored;
                 if !self.start_skip(b) {
@@ -559,31 +526,14 @@ impl Scanner {
     fn begin_object(&mut self) {
         self.id = IdField::Absent;
         self.method = MethodField::Absent;
-        self.in_params = false;
-        self.request_id = IdField::Absent;
         self.state = State::KeyOrEnd;
     }
 
     fn close_object(&mut self, out: &mut impl FnMut(Message)) {
-        if self.in_params {
-            // The end of `params`: back among the message's members.
-            self.in_params = false;
-            self.value_done();
-            return;
-        }
         let id = std::mem::take(&mut self.id);
         let method = std::mem::take(&mut self.method);
-        let request_id = std::mem::take(&mut self.request_id);
         out(match (id, method) {
             (IdField::Invalid, _) | (_, MethodField::Invalid) => Message::Other,
-            (IdField::Absent, MethodField::Value(method))
-                if method == "notifications/cancelled" =>
-            {
-                match request_id {
-                    IdField::Value(request_id) => Message::Cancelled { request_id },
-                    _ => Message::Notification { method },
-                }
-            }
             (IdField::Value(id), MethodField::Value(method)) => Message::Request { id, method },
             (IdField::Absent, MethodField::Value(method)) => Message::Notification { method },
             // A request with a null id cannot be told apart from others when answered.
@@ -616,8 +566,6 @@ impl Scanner {
         self.target = Target::Ignored;
         self.id = IdField::Absent;
         self.method = MethodField::Absent;
-        self.in_params = false;
-        self.request_id = IdField::Absent;
     }
 }
 
@@ -667,9 +615,13 @@ fn is_json_number(text: &[u8]) -> bool {
     rest.is_empty()
 }
 
-/// The pending set, kept apart from the scanners so both can be borrowed at once.
+/// Requests sent one way and not yet answered the other way, in the order sent.
+///
+/// A request whose id is already pending replaces the older entry and moves to the back, as it
+/// is the one that will be answered. At most [`MAX_IN_FLIGHT`] requests are kept; the oldest
+/// are dropped beyond that.
 #[derive(Debug, Default)]
-struct Pending {
+pub struct InFlight {
     next_seq: u64,
     /// Where each pending id sits in `by_seq`.
     by_id: HashMap<Id, u64>,
@@ -677,8 +629,9 @@ struct Pending {
     by_seq: BTreeMap<u64, (Id, String)>,
 }
 
-impl Pending {
-    fn add(&mut self, id: Id, method: String) {
+impl InFlight {
+    /// Notes a request sent.
+    pub fn add(&mut self, id: Id, method: String) {
         if let Some(seq) = self.by_id.remove(&id) {
             self.by_seq.remove(&seq);
         }
@@ -694,64 +647,39 @@ impl Pending {
         self.by_seq.insert(seq, (id, method));
     }
 
-    fn answer(&mut self, id: &Id) {
-        if let Some(seq) = self.by_id.remove(id) {
-            self.by_seq.remove(&seq);
+    /// Notes an answer; false if no request with this id was pending.
+    pub fn answer(&mut self, id: &Id) -> bool {
+        match self.by_id.remove(id) {
+            Some(seq) => {
+                self.by_seq.remove(&seq);
+                true
+            }
+            None => false,
         }
     }
-}
 
-/// Requests the host has sent that the remote has not answered, in the order sent.
-///
-/// A request whose id is already pending replaces the older entry and moves to the back, as it
-/// is the one the remote will be answering. At most [`MAX_IN_FLIGHT`] requests are kept; the
-/// oldest are dropped beyond that.
-#[derive(Debug, Default)]
-pub struct InFlight {
-    host: Scanner,
-    remote: Scanner,
-    pending: Pending,
-}
-
-impl InFlight {
-    /// Feeds bytes the host sent towards the remote; call it no later than forwarding them, so a
-    /// fast answer cannot be seen before its request.
-    pub fn host_sent(&mut self, chunk: &[u8]) {
-        self.host.push(chunk, |message| match message {
-            Message::Request { id, method } => self.pending.add(id, method),
-            // The remote is told not to answer it: nothing more to wait for.
-            Message::Cancelled { request_id } => self.pending.answer(&request_id),
-            // The host's responses answer the remote's requests, which are not tracked.
-            _ => {}
-        });
+    /// Whether a request with this id is pending.
+    pub fn contains(&self, id: &Id) -> bool {
+        self.by_id.contains_key(id)
     }
 
-    /// Feeds bytes the remote sent towards the host.
-    pub fn remote_sent(&mut self, chunk: &[u8]) {
-        self.remote.push(chunk, |message| {
-            // Requests from the remote await the host's answer, not the remote's.
-            if let Message::Response { id: Some(id) } = message {
-                self.pending.answer(&id);
-            }
-        });
-    }
-
-    /// Number of host requests still unanswered.
+    /// Number of requests still unanswered.
     pub fn pending(&self) -> usize {
-        self.pending.by_seq.len()
+        self.by_seq.len()
     }
 
-    /// The unanswered requests, oldest first (id and method), for the caller to answer or log.
+    /// The unanswered requests, oldest first (id and method).
     pub fn requests(&self) -> impl Iterator<Item = (&Id, &str)> {
-        self.pending
-            .by_seq
+        self.by_seq
             .values()
             .map(|(id, method)| (id, method.as_str()))
     }
 
-    /// Forgets everything, including half-received lines (a new session begins).
-    pub fn clear(&mut self) {
-        *self = Self::default();
+    /// Removes and returns every unanswered request, oldest first.
+    pub fn take_all(&mut self) -> Vec<(Id, String)> {
+        let taken = std::mem::take(&mut self.by_seq);
+        self.by_id.clear();
+        taken.into_values().collect()
     }
 }
 
@@ -1234,60 +1162,51 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_cancellation_names_the_request_it_cancels_wherever_its_members_are() {
-        let cancelled = |id| Message::Cancelled { request_id: id };
-        assert_eq!(
-            one(
-                r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3,"reason":"x"}}"#
-            ),
-            cancelled(num("3"))
-        );
-        assert_eq!(
-            one(
-                r#"{"params":{"reason":{"requestId":9,"a":[1,{"b":"}"}]},"requestId":"r\u00e9"},"method":"notifications/cancelled"}"#
-            ),
-            cancelled(string("ré"))
-        );
-        assert_eq!(
-            scan(br#"[{"method":"notifications/cancelled","params":{"requestId":1}},{"id":2,"method":"ping","params":{"requestId":5}}]"#),
-            vec![cancelled(num("1")), request(num("2"), "ping")]
-        );
-        // Without a usable requestId, or under another method, it is a plain notification.
-        for line in [
-            r#"{"method":"notifications/cancelled","params":{"reason":"x"}}"#,
-            r#"{"method":"notifications/cancelled","params":{"requestId":{"x":1}}}"#,
-            r#"{"method":"notifications/cancelled","params":[3]}"#,
-            r#"{"method":"notifications/cancelled","requestId":3}"#,
-        ] {
-            assert_eq!(one(line), notification("notifications/cancelled"), "{line}");
+    /// The relay's use of [`InFlight`]: the host's requests, answered by the remote.
+    #[derive(Default)]
+    struct Tracker {
+        host: Scanner,
+        remote: Scanner,
+        set: InFlight,
+    }
+
+    impl Tracker {
+        fn host_sent(&mut self, chunk: &[u8]) {
+            let set = &mut self.set;
+            self.host.push(chunk, |message| {
+                if let Message::Request { id, method } = message {
+                    set.add(id, method);
+                }
+            });
         }
-        assert_eq!(
-            one(r#"{"method":"notifications/progress","params":{"requestId":3}}"#),
-            notification("notifications/progress")
-        );
+
+        fn remote_sent(&mut self, chunk: &[u8]) {
+            let set = &mut self.set;
+            self.remote.push(chunk, |message| {
+                if let Message::Response { id: Some(id) } = message {
+                    set.answer(&id);
+                }
+            });
+        }
     }
 
     #[test]
-    fn a_request_the_host_cancels_is_no_longer_awaited() {
-        let mut in_flight = InFlight::default();
-        in_flight.host_sent(b"{\"id\":1,\"method\":\"a\"}\n{\"id\":\"2\",\"method\":\"b\"}\n");
-        in_flight
-            .host_sent(b"{\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":2}}\n");
-        assert_eq!(in_flight.pending(), 2, "2 is not \"2\"");
-        in_flight.host_sent(
-            b"{\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"2\"}}\n",
+    fn take_all_empties_the_set_oldest_first() {
+        let mut set = InFlight::default();
+        set.add(num("2"), "b".into());
+        set.add(num("1"), "a".into());
+        assert!(set.contains(&num("1")));
+        assert_eq!(
+            set.take_all(),
+            vec![(num("2"), "b".to_owned()), (num("1"), "a".to_owned())]
         );
-        assert_eq!(pending_ids(&in_flight), vec![(num("1"), "a".to_owned())]);
-        // The remote cancelling its own request to the host changes nothing here.
-        in_flight.remote_sent(
-            b"{\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":1}}\n",
-        );
-        assert_eq!(in_flight.pending(), 1);
+        assert_eq!(set.pending(), 0);
+        assert!(!set.answer(&num("1")));
     }
 
-    fn pending_ids(in_flight: &InFlight) -> Vec<(Id, String)> {
+    fn pending_ids(in_flight: &Tracker) -> Vec<(Id, String)> {
         in_flight
+            .set
             .requests()
             .map(|(id, method)| (id.clone(), method.to_owned()))
             .collect()
@@ -1295,36 +1214,36 @@ mod tests {
 
     #[test]
     fn pipelined_requests_may_be_answered_out_of_order() {
-        let mut in_flight = InFlight::default();
+        let mut in_flight = Tracker::default();
         in_flight.host_sent(b"{\"id\":1,\"method\":\"a\"}\n{\"id\":2,\"method\":\"b\"}\n");
         in_flight.host_sent(b"{\"id\":\"3\",\"method\":\"c\"}\n");
-        assert_eq!(in_flight.pending(), 3);
+        assert_eq!(in_flight.set.pending(), 3);
         in_flight.remote_sent(b"{\"id\":2,\"result\":{}}\n");
         assert_eq!(
             pending_ids(&in_flight),
             vec![(num("1"), "a".to_owned()), (string("3"), "c".to_owned())]
         );
         in_flight.remote_sent(b"{\"id\":\"3\",\"error\":{}}\n{\"id\":1,\"result\":{}}\n");
-        assert_eq!(in_flight.pending(), 0);
+        assert_eq!(in_flight.set.pending(), 0);
     }
 
     #[test]
     fn lines_split_across_calls_are_tracked_in_both_directions() {
-        let mut in_flight = InFlight::default();
+        let mut in_flight = Tracker::default();
         in_flight.host_sent(b"{\"id\":\"\\u00");
         in_flight.host_sent(b"41\",\"meth");
         in_flight.host_sent(b"od\":\"m\"}");
         in_flight.host_sent(b"\n");
         assert_eq!(pending_ids(&in_flight), vec![(string("A"), "m".to_owned())]);
         in_flight.remote_sent(b"{\"i");
-        assert_eq!(in_flight.pending(), 1);
+        assert_eq!(in_flight.set.pending(), 1);
         in_flight.remote_sent(b"d\":\"A\",\"result\":1}\n");
-        assert_eq!(in_flight.pending(), 0);
+        assert_eq!(in_flight.set.pending(), 0);
     }
 
     #[test]
     fn a_repeated_id_is_counted_once_with_the_newest_method() {
-        let mut in_flight = InFlight::default();
+        let mut in_flight = Tracker::default();
         in_flight.host_sent(b"{\"id\":1,\"method\":\"a\"}\n{\"id\":2,\"method\":\"b\"}\n");
         in_flight.host_sent(b"{\"id\":1,\"method\":\"c\"}\n");
         assert_eq!(
@@ -1332,76 +1251,64 @@ mod tests {
             vec![(num("2"), "b".to_owned()), (num("1"), "c".to_owned())]
         );
         in_flight.remote_sent(b"{\"id\":1,\"result\":1}\n");
-        assert_eq!(in_flight.pending(), 1);
+        assert_eq!(in_flight.set.pending(), 1);
     }
 
     #[test]
     fn responses_for_unknown_ids_are_ignored() {
-        let mut in_flight = InFlight::default();
+        let mut in_flight = Tracker::default();
         in_flight.host_sent(b"{\"id\":1,\"method\":\"a\"}\n");
         in_flight.remote_sent(b"{\"id\":2,\"result\":1}\n{\"id\":\"1\",\"result\":1}\n");
         in_flight.remote_sent(b"{\"id\":1.0,\"result\":1}\n{\"id\":null,\"error\":{}}\n");
-        assert_eq!(in_flight.pending(), 1);
+        assert_eq!(in_flight.set.pending(), 1);
     }
 
     #[test]
     fn responses_sent_by_the_host_are_ignored() {
-        let mut in_flight = InFlight::default();
+        let mut in_flight = Tracker::default();
         in_flight.host_sent(b"{\"id\":1,\"method\":\"a\"}\n{\"id\":1,\"result\":{}}\n");
-        assert_eq!(in_flight.pending(), 1);
+        assert_eq!(in_flight.set.pending(), 1);
     }
 
     #[test]
     fn requests_sent_by_the_remote_are_not_pending() {
-        let mut in_flight = InFlight::default();
+        let mut in_flight = Tracker::default();
         in_flight.remote_sent(b"{\"id\":5,\"method\":\"sampling/createMessage\"}\n");
-        assert_eq!(in_flight.pending(), 0);
+        assert_eq!(in_flight.set.pending(), 0);
         in_flight.host_sent(b"{\"id\":5,\"result\":{}}\n");
-        assert_eq!(in_flight.pending(), 0);
+        assert_eq!(in_flight.set.pending(), 0);
     }
 
     #[test]
     fn notifications_are_not_pending() {
-        let mut in_flight = InFlight::default();
+        let mut in_flight = Tracker::default();
         in_flight.host_sent(b"{\"method\":\"notifications/initialized\"}\n");
-        assert_eq!(in_flight.pending(), 0);
+        assert_eq!(in_flight.set.pending(), 0);
     }
 
     #[test]
     fn batches_are_tracked_element_by_element() {
-        let mut in_flight = InFlight::default();
+        let mut in_flight = Tracker::default();
         in_flight.host_sent(
             b"[{\"id\":1,\"method\":\"a\"},{\"method\":\"n\"},{\"id\":2,\"method\":\"b\"}]\n",
         );
-        assert_eq!(in_flight.pending(), 2);
+        assert_eq!(in_flight.set.pending(), 2);
         in_flight.remote_sent(b"[{\"id\":2,\"result\":1},{\"id\":1,\"error\":{}}]\n");
-        assert_eq!(in_flight.pending(), 0);
-    }
-
-    #[test]
-    fn clear_forgets_requests_and_half_received_lines() {
-        let mut in_flight = InFlight::default();
-        in_flight.host_sent(b"{\"id\":1,\"method\":\"a\"}\n{\"id\":2,");
-        in_flight.remote_sent(b"{\"id\":");
-        in_flight.clear();
-        assert_eq!(in_flight.pending(), 0);
-        in_flight.host_sent(b"\"method\":\"b\"}\n{\"id\":3,\"method\":\"c\"}\n");
-        in_flight.remote_sent(b"3,\"result\":1}\n");
-        assert_eq!(pending_ids(&in_flight), vec![(num("3"), "c".to_owned())]);
+        assert_eq!(in_flight.set.pending(), 0);
     }
 
     #[test]
     fn the_oldest_requests_are_dropped_beyond_the_cap() {
-        let mut in_flight = InFlight::default();
+        let mut in_flight = Tracker::default();
         let mut input = Vec::new();
         for n in 0..MAX_IN_FLIGHT + 2 {
             input.extend_from_slice(format!("{{\"id\":{n},\"method\":\"m\"}}\n").as_bytes());
         }
         in_flight.host_sent(&input);
-        assert_eq!(in_flight.pending(), MAX_IN_FLIGHT);
-        assert_eq!(in_flight.requests().next(), Some((&num("2"), "m")));
+        assert_eq!(in_flight.set.pending(), MAX_IN_FLIGHT);
+        assert_eq!(in_flight.set.requests().next(), Some((&num("2"), "m")));
         in_flight.remote_sent(b"{\"id\":0,\"result\":1}\n{\"id\":2,\"result\":1}\n");
-        assert_eq!(in_flight.pending(), MAX_IN_FLIGHT - 1);
-        assert_eq!(in_flight.requests().next(), Some((&num("3"), "m")));
+        assert_eq!(in_flight.set.pending(), MAX_IN_FLIGHT - 1);
+        assert_eq!(in_flight.set.requests().next(), Some((&num("3"), "m")));
     }
 }

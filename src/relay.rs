@@ -1,26 +1,27 @@
-//! The stdio ⇄ channel pump.
+//! The stdio ⇄ SSH relay, across as many connections as the network needs.
 //!
-//! Data path: the host's stdin goes to the channel as it arrives; the
-//! channel's stdout goes through [`StdoutFilter`] to our stdout; the
-//! channel's stderr (extended data) goes, line by line and prefixed, to our
-//! stderr and is always read, so that it can never fill the window and stall
-//! stdout.
+//! One future owns stdin, stdout, the MCP session state (`mcp_session.rs`)
+//! and the current connection (`link.rs`), if there is one. Each turn it
+//! first lets the connection *pump* (libssh2 called without blocking until
+//! nothing moves), then *waits* for the first of: stdout writable (when
+//! output is pending), the socket (readable always; writable or a short
+//! retry when libssh2 asked), stdin readable (when there is room), a
+//! signal, a reconnection attempt finishing, or the next deadline (a
+//! keepalive, the silence limit, a retry, a grace period). With a single
+//! owner no two waiters fight over the socket's wakeups, a pending write
+//! keeps its bytes in place until libssh2 takes them, and an idle session
+//! sleeps in epoll with only the keepalive timer armed.
 //!
-//! One future owns the session, the channel and both stdio handles. Each turn
-//! it first *pumps*: it calls libssh2 without blocking (write, then read
-//! stdout, then read stderr) until a full pass makes no progress, noting in
-//! which directions libssh2 said it was blocked. Then it *waits* for the
-//! first of: the socket becoming readable (always) or writable (when a call
-//! asked), stdin readable (when there is room), stdout writable (when output
-//! is pending), a signal, or the shutdown deadline. With a single owner no
-//! two waiters fight over the socket's wakeups, a pending write keeps its
-//! bytes in place until libssh2 takes them, and an idle session sleeps in
-//! epoll with no timer armed.
-//!
-//! On the way to the remote, U+2028, U+2029 and U+0085 are escaped (see
-//! `line_separators.rs`), and the ids of the host's requests are noted until
-//! the remote answers them (see `jsonrpc.rs`); neither changes the order or
-//! the meaning of a single message.
+//! A connection is lost when libssh2 reports an error, when it is taken
+//! for dead (see `link.rs`), or when the remote ends while the host is
+//! still attached. The host's requests in flight are answered with an
+//! error at once; then, unless reconnecting is off or the remote has never
+//! spoken (a remote that cannot serve us is not a network blip), new
+//! connections are tried with backoff (`backoff.rs`) for up to
+//! `--reconnect-max-wait`, while the host's messages wait (see
+//! `mcp_session.rs`). Past that, what waits gets the error and we exit with
+//! the "remote closed" code. Trust and credentials are those of the first
+//! connection: the key server is not asked again.
 //!
 //! Shutdown order:
 //! 1. stdin EOF: stop reading stdin; finish writing what was already read to
@@ -28,57 +29,43 @@
 //!    sent and did not cancel, for at most [`ANSWER_GRACE`] (the peer server
 //!    drops answers still in flight when it sees our EOF); send EOF on the
 //!    channel. On
-//!    SIGTERM/SIGINT/SIGHUP the same, without waiting for answers.
+//!    SIGTERM/SIGINT/SIGHUP the same, without waiting for answers. Without a
+//!    connection at that moment, what waits gets the error and we stop.
 //! 2. Keep delivering the remote's output until it sends EOF, or until
 //!    [`EOF_GRACE`] has passed (a remote that never closes must not keep us).
 //! 3. Flush our stdout, close the channel and disconnect, each bounded by
-//!    [`CLOSE_TIMEOUT`]; exit 0. We close the channel ourselves: the peer
-//!    server never does.
+//!    one second; exit 0. We close the channel ourselves: the peer server
+//!    never does.
 //!
-//! If the remote sends EOF first while the host is still attached, the
-//! session is over: we flush what it sent and report it. If our stdout is
-//! gone (EPIPE), the host is gone: we close quietly.
+//! If our stdout is gone (EPIPE), the host is gone: we close quietly.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use async_signal::{Signal, Signals};
-use async_ssh2_lite::AsyncStream;
-use async_ssh2_lite::ssh2::BlockDirections;
+use rand_core::{OsRng, RngCore};
 use smol::future::{self, FutureExt};
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use smol::stream::StreamExt;
 
+use crate::backoff::Backoff;
 use crate::error::Error;
-use crate::json_lines::StdoutFilter;
-use crate::jsonrpc::InFlight;
-use crate::line_separators::SeparatorEscaper;
+use crate::link::{self, Interest, Link, Liveness, SocketEvent};
 use crate::log::{self, Level};
-use crate::socket::SshSocket;
-use crate::ssh::{Channel, Connection, Session, describe};
-use crate::{debug, info, warn};
+use crate::mcp_session::McpSession;
+use crate::ssh::Connection;
+use crate::{debug, info};
 
-/// Bytes read from stdin or the channel per call. libssh2 sends at most one
-/// 32 KiB packet per write, so two packets' worth keeps both sides busy.
+/// Bytes read from stdin per call.
 const READ_CHUNK: usize = 64 * 1024;
-/// Input read from the host but not yet taken by the channel; past this we
-/// stop reading stdin, so a slow remote slows the host instead of our memory.
-const TO_REMOTE_LIMIT: usize = 1024 * 1024;
-/// Output read from the channel but not yet written to stdout; past this we
-/// stop reading the channel's stdout, so the SSH window throttles the remote.
-const TO_HOST_LIMIT: usize = 1024 * 1024;
 /// How long, after the host's EOF, the remote may take to answer the
 /// requests still in flight before we send our EOF. The host has stopped
 /// talking, so this only needs to cover requests already being worked on.
 pub const ANSWER_GRACE: Duration = Duration::from_secs(5);
 /// How long the remote may take, after our EOF, to finish what it owes.
 pub const EOF_GRACE: Duration = Duration::from_secs(3);
-/// Bound on each of the closing steps (EOF, close, disconnect).
-pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-/// A remote stderr line longer than this is printed in pieces.
-const STDERR_LINE_LIMIT: usize = 4096;
 
 /// How the session ended, when it ended well.
 #[derive(Debug, PartialEq, Eq)]
@@ -89,120 +76,229 @@ pub enum Ending {
     HostGone,
 }
 
-/// Which socket events the last pump asked to wait for.
-#[derive(Default, Debug, Clone, Copy)]
-struct Interest {
-    writable: bool,
-    retry: bool,
+/// How the relay keeps a session alive.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub liveness: Liveness,
+    /// How long to keep reconnecting after a loss; zero never reconnects.
+    pub reconnect_max_wait: Duration,
 }
 
-impl Interest {
-    fn add(&mut self, directions: BlockDirections) {
-        match directions {
-            BlockDirections::Outbound | BlockDirections::Both => self.writable = true,
-            BlockDirections::None => self.retry = true,
-            BlockDirections::Inbound => {}
-        }
-    }
+/// Makes new connections, with the first one's trust and credentials.
+pub trait Connector {
+    fn connect(&self) -> impl Future<Output = Result<Connection, Error>>;
 }
+
+type Attempt<'c> = Pin<Box<dyn Future<Output = Result<Connection, Error>> + 'c>>;
 
 /// What woke us.
 enum Event {
-    Socket(io::Result<()>),
+    Socket(io::Result<SocketEvent>),
     Stdin(io::Result<usize>),
     Stdout(io::Result<usize>),
     Signal(Option<io::Result<Signal>>),
-    Deadline,
+    Connected(Result<Connection, Error>),
+    Timer,
 }
 
-/// The bytes in flight between the host and the channel.
-struct Buffers {
-    /// Host → channel; `to_remote[sent..]` is pending. Compacted only after a
-    /// successful write, so a write libssh2 has half-taken keeps its bytes.
-    to_remote: Vec<u8>,
-    sent: usize,
-    /// Channel → host; `to_host[written..]` is pending.
-    to_host: Vec<u8>,
-    written: usize,
+/// The time without a connection, and the attempts to end it.
+struct Outage {
+    since: Instant,
+    reason: String,
+    target: String,
+    backoff: Backoff,
+    next_attempt: Instant,
+    last_error: Option<String>,
 }
 
-/// Relays until one side ends, then closes the session in bounded time.
-pub async fn run<I, O>(input: &mut I, output: &mut O, conn: Connection) -> Result<Ending, Error>
+/// Relays until the host leaves, or the remote is gone for good.
+pub async fn run<I, O, C>(
+    input: &mut I,
+    output: &mut O,
+    first: Connection,
+    connector: &C,
+    settings: &Settings,
+) -> Result<Ending, Error>
 where
     I: AsyncRead + Unpin,
     O: AsyncWrite + Unpin,
+    C: Connector,
 {
     let mut signals =
         Signals::new([Signal::Term, Signal::Int, Signal::Hup]).map_err(|source| Error::Stdio {
             context: "cannot install signal handlers",
             source,
         })?;
-    let Connection {
-        session,
-        mut channel,
-        socket,
-        target,
-    } = conn;
-    let mut remote = RemoteStreams::new(&channel);
-
-    let mut buffers = Buffers {
-        to_remote: Vec::with_capacity(READ_CHUNK),
-        sent: 0,
-        to_host: Vec::with_capacity(READ_CHUNK),
-        written: 0,
-    };
+    let mut mcp = McpSession::new();
+    let mut link = Some(Link::new(first, settings.liveness, Instant::now()));
+    let mut outage: Option<Outage> = None;
+    let mut attempt: Option<Attempt<'_>> = None;
     let mut stdin_chunk = vec![0u8; READ_CHUNK];
     let mut input_at_line_start = true;
-    let mut escaper = SeparatorEscaper::default();
-
     let mut stdin_open = true;
     let mut stopping = false;
-    let mut eof_sent = false;
-    let mut deadline: Option<Instant> = None;
-    let mut ending = Ending::HostClosed;
+    let mut answer_deadline: Option<Instant> = None;
+    let mut eof_deadline: Option<Instant> = None;
+    let mut interest = Interest::default();
 
-    loop {
-        let interest = remote
-            .pump(&mut buffers, &session, &channel)
-            .map_err(|e| Error::Ssh {
-                context: "relaying",
-                detail: connection_failure(&e),
-            })?;
+    let ending = loop {
+        let now = Instant::now();
 
-        if !stdin_open && !eof_sent && buffers.sent == buffers.to_remote.len() {
-            let pending = remote.in_flight.pending();
-            let waited = deadline.is_some_and(|d| Instant::now() >= d);
-            if pending == 0 || waited || stopping {
-                if pending > 0 && !stopping {
+        if let Some(current) = link.as_mut() {
+            let loss = match current.pump(&mut mcp, now) {
+                Err(e) => Some(link::connection_failure(&e)),
+                Ok(wanted) => {
+                    interest = wanted;
+                    mcp.take_failure().or_else(|| current.dead(now))
+                }
+            };
+            let remote_ended = loss.is_none() && current.out_eof && !current.eof_sent;
+            if loss.is_some() || remote_ended {
+                let Some(mut lost) = link.take() else {
+                    unreachable!("a link was just pumped")
+                };
+                let reason = match loss {
+                    Some(reason) => reason,
+                    None => lost.end_detail().await,
+                };
+                lost.flush_stderr();
+                let reconnect = stdin_open
+                    && !stopping
+                    && !settings.reconnect_max_wait.is_zero()
+                    && mcp.remote_spoke();
+                mcp.link_lost(&reason, reconnect);
+                if reconnect {
+                    info!("connection to {} lost: {reason}; reconnecting", lost.target);
+                    let target = lost.target.clone();
+                    // Closing a connection that may be dead could wait on the
+                    // network; dropping it closes the socket at once.
+                    drop(lost);
+                    let mut backoff = Backoff::default();
+                    let wait = backoff.next_wait(OsRng.next_u32());
+                    outage = Some(Outage {
+                        since: now,
+                        reason,
+                        target,
+                        backoff,
+                        next_attempt: now + wait,
+                        last_error: None,
+                    });
+                    continue;
+                }
+                flush(output, &mut mcp).await;
+                let error = if remote_ended {
+                    Error::RemoteClosed { detail: reason }
+                } else {
+                    Error::Ssh {
+                        context: "relaying",
+                        detail: reason,
+                    }
+                };
+                lost.close().await;
+                if !stdin_open {
+                    // The host had finished; the remote's end is the session's.
+                    debug!("{error}");
+                    return Ok(Ending::HostClosed);
+                }
+                return Err(error);
+            }
+        }
+
+        if let Some(out) = &mut outage {
+            if now >= out.since + settings.reconnect_max_wait {
+                let detail = format!(
+                    "the connection to {} was lost ({}) and could not be re-established within {} s{}",
+                    out.target,
+                    out.reason,
+                    settings.reconnect_max_wait.as_secs(),
+                    out.last_error
+                        .as_deref()
+                        .map(|e| format!("; last attempt: {e}"))
+                        .unwrap_or_default()
+                );
+                mcp.give_up(&detail);
+                flush(output, &mut mcp).await;
+                return Err(Error::RemoteClosed { detail });
+            }
+            if attempt.is_none() && now >= out.next_attempt {
+                debug!("reconnecting, attempt {}", out.backoff.attempts());
+                attempt = Some(Box::pin(connector.connect()));
+            }
+        }
+
+        if let Some(current) = link.as_mut() {
+            if !stdin_open && !current.eof_sent && mcp.to_remote().is_empty() {
+                let unanswered = mcp.unanswered();
+                let waited = answer_deadline.is_some_and(|d| now >= d);
+                if unanswered == 0 || waited || stopping {
+                    if unanswered > 0 && !stopping {
+                        info!(
+                            "{unanswered} request(s) still unanswered {} s after the end of input; ending the session",
+                            ANSWER_GRACE.as_secs()
+                        );
+                    }
+                    debug!("end of input: sending EOF to the remote");
+                    current.send_eof().await;
+                    eof_deadline = Some(Instant::now() + EOF_GRACE);
+                    continue;
+                }
+            }
+            if current.finished() && mcp.to_host().is_empty() {
+                break Ending::HostClosed;
+            }
+            if eof_deadline.is_some_and(|d| now >= d) {
+                if !current.out_eof {
                     info!(
-                        "{pending} request(s) still unanswered {} s after the end of input; ending the session",
-                        ANSWER_GRACE.as_secs()
+                        "the remote did not finish within {} s of the end of input; closing",
+                        EOF_GRACE.as_secs()
                     );
                 }
-                debug!("end of input: sending EOF to the remote");
-                bounded(channel.send_eof(), "sending EOF").await;
-                eof_sent = true;
-                deadline = Some(Instant::now() + EOF_GRACE);
-                continue;
+                break Ending::HostClosed;
             }
-        }
-        let output_flushed = buffers.written == buffers.to_host.len();
-        if remote.finished() && output_flushed {
-            break;
-        }
-        if eof_sent && deadline.is_some_and(|d| Instant::now() >= d) {
-            if !remote.out_eof {
-                info!(
-                    "the remote did not finish within {} s of the end of input; closing",
-                    EOF_GRACE.as_secs()
-                );
-            }
-            break;
+        } else if !stdin_open {
+            // The host is done and there is no connection to finish on.
+            mcp.give_up("the host ended the session while the connection was being re-established");
+            flush(output, &mut mcp).await;
+            return Ok(Ending::HostClosed);
         }
 
-        let want_stdin = stdin_open && buffers.to_remote.len() - buffers.sent < TO_REMOTE_LIMIT;
+        if let Some(current) = link.as_mut() {
+            current.keep_alive(now);
+        }
+        let room = mcp.to_remote().len() < link::TO_REMOTE_LIMIT;
+        let want_stdin = stdin_open && room;
+        let output_flushed = mcp.to_host().is_empty();
+        let next_timer = [
+            answer_deadline.filter(|_| link.as_ref().is_some_and(|l| !l.eof_sent)),
+            eof_deadline,
+            link.as_ref().and_then(Link::next_check),
+            outage
+                .as_ref()
+                .filter(|_| attempt.is_none())
+                .map(|o| o.next_attempt),
+            outage
+                .as_ref()
+                .map(|o| o.since + settings.reconnect_max_wait),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+
         let event = {
-            let socket_ready = wait_socket(&socket, interest);
+            let pending_output = mcp.to_host().pending();
+            let stdout_write = async {
+                if output_flushed {
+                    future::pending().await
+                } else {
+                    Event::Stdout(output.write(pending_output).await)
+                }
+            };
+            let socket_ready = async {
+                match &link {
+                    Some(current) => Event::Socket(current.wait(interest).await),
+                    None => future::pending().await,
+                }
+            };
             let stdin_read = async {
                 if want_stdin {
                     Event::Stdin(input.read(&mut stdin_chunk).await)
@@ -210,19 +306,18 @@ where
                     future::pending().await
                 }
             };
-            let stdout_write = async {
-                if output_flushed {
-                    future::pending().await
-                } else {
-                    Event::Stdout(output.write(&buffers.to_host[buffers.written..]).await)
+            let signal = async { Event::Signal(signals.next().await) };
+            let connected = async {
+                match attempt.as_mut() {
+                    Some(pending) => Event::Connected(pending.await),
+                    None => future::pending().await,
                 }
             };
-            let signal = async { Event::Signal(signals.next().await) };
-            let timeout = async {
-                match deadline {
+            let timer = async {
+                match next_timer {
                     Some(at) => {
                         smol::Timer::at(at).await;
-                        Event::Deadline
+                        Event::Timer
                     }
                     None => future::pending().await,
                 }
@@ -232,34 +327,38 @@ where
                 .or(socket_ready)
                 .or(stdin_read)
                 .or(signal)
-                .or(timeout)
+                .or(connected)
+                .or(timer)
                 .await
         };
 
         match event {
-            Event::Socket(Ok(())) | Event::Deadline => {}
+            Event::Timer => {}
+            Event::Socket(Ok(SocketEvent::Readable)) => {
+                if let Some(current) = link.as_mut() {
+                    current.heard(Instant::now());
+                }
+            }
+            Event::Socket(Ok(SocketEvent::Writable | SocketEvent::Retry)) => {}
             Event::Socket(Err(e)) => {
-                return Err(Error::Ssh {
-                    context: "waiting on the connection",
-                    detail: e.to_string(),
-                });
+                // The pump will meet the same error and report the loss.
+                debug!("waiting on the connection: {e}");
             }
             Event::Stdin(Ok(0)) => {
                 debug!(
                     "stdin closed; {} request(s) awaiting an answer",
-                    remote.in_flight.pending()
+                    mcp.unanswered()
                 );
                 stdin_open = false;
-                escaper.finish(&mut buffers.to_remote);
-                deadline = Some(Instant::now() + ANSWER_GRACE);
+                mcp.host_finished();
+                answer_deadline = Some(Instant::now() + ANSWER_GRACE);
             }
             Event::Stdin(Ok(n)) => {
                 let data = &stdin_chunk[..n];
                 if log::enabled(Level::Debug) {
                     log_heads("host → remote", data, &mut input_at_line_start);
                 }
-                remote.in_flight.host_sent(data);
-                escaper.push(data, &mut buffers.to_remote);
+                mcp.from_host(data);
             }
             Event::Stdin(Err(source)) => {
                 return Err(Error::Stdio {
@@ -273,22 +372,10 @@ where
                     source: io::ErrorKind::WriteZero.into(),
                 });
             }
-            Event::Stdout(Ok(n)) => {
-                buffers.written += n;
-                if buffers.written == buffers.to_host.len() {
-                    buffers.to_host.clear();
-                    buffers.written = 0;
-                } else if buffers.written >= TO_HOST_LIMIT {
-                    // A host that reads in small bites would otherwise let
-                    // the buffer grow by everything that ever passed.
-                    buffers.to_host.drain(..buffers.written);
-                    buffers.written = 0;
-                }
-            }
+            Event::Stdout(Ok(n)) => mcp.to_host().consumed(n),
             Event::Stdout(Err(e)) if e.kind() == io::ErrorKind::BrokenPipe => {
                 debug!("stdout closed by the host");
-                ending = Ending::HostGone;
-                break;
+                break Ending::HostGone;
             }
             Event::Stdout(Err(source)) => {
                 return Err(Error::Stdio {
@@ -300,258 +387,73 @@ where
                 if !stdin_open {
                     // A second request to stop: stop now.
                     info!("stopping at once");
-                    break;
+                    break Ending::HostClosed;
                 }
                 info!("{}: finishing the session", signal_name(signal));
                 stdin_open = false;
                 stopping = true;
-                escaper.finish(&mut buffers.to_remote);
+                mcp.host_finished();
+            }
+            Event::Connected(result) => {
+                attempt = None;
+                let Some(mut out) = outage.take() else {
+                    continue;
+                };
+                match result {
+                    Ok(connection) => {
+                        info!(
+                            "reconnected to {} after {} ms (reconnect {}); restoring the session",
+                            out.target,
+                            out.since.elapsed().as_millis(),
+                            mcp.reconnects() + 1
+                        );
+                        link = Some(Link::new(connection, settings.liveness, Instant::now()));
+                        mcp.link_up();
+                    }
+                    Err(e) if is_permanent(&e) => {
+                        let detail = e.to_string();
+                        mcp.give_up(&detail);
+                        flush(output, &mut mcp).await;
+                        return Err(e);
+                    }
+                    Err(e) => {
+                        let wait = out.backoff.next_wait(OsRng.next_u32());
+                        debug!("reconnecting: {e}; next attempt in {} ms", wait.as_millis());
+                        out.last_error = Some(e.to_string());
+                        out.next_attempt = Instant::now() + wait;
+                        outage = Some(out);
+                    }
+                }
             }
         }
-    }
+    };
 
-    remote.filter.finish(divert_line);
-    remote.stderr_lines.finish();
     if ending == Ending::HostClosed {
-        let _ = output.flush().await;
+        flush(output, &mut mcp).await;
     }
-    if stdin_open && remote.out_eof && ending == Ending::HostClosed {
-        // The remote ended while the host was still talking to it.
-        let detail = remote_end_detail(&mut channel).await;
-        close(&session, &mut channel).await;
-        return Err(Error::RemoteClosed { detail });
+    if let Some(current) = link {
+        let target = current.target.clone();
+        current.close().await;
+        debug!("session with {target} closed");
     }
-    close(&session, &mut channel).await;
-    debug!("session with {target} closed");
     Ok(ending)
 }
 
-/// The channel's two output streams (stream 0 also takes our writes) and
-/// what has come out of them.
-struct RemoteStreams {
-    out: AsyncStream<SshSocket>,
-    err: AsyncStream<SshSocket>,
-    out_eof: bool,
-    err_eof: bool,
-    filter: StdoutFilter,
-    stderr_lines: StderrLines,
-    /// The host's requests the remote has not answered yet.
-    in_flight: InFlight,
-    chunk: Vec<u8>,
-}
-
-impl RemoteStreams {
-    fn new(channel: &Channel) -> RemoteStreams {
-        RemoteStreams {
-            out: channel.stream(0),
-            err: channel.stderr(),
-            out_eof: false,
-            err_eof: false,
-            filter: StdoutFilter::default(),
-            stderr_lines: StderrLines::default(),
-            in_flight: InFlight::default(),
-            chunk: vec![0u8; READ_CHUNK],
+/// Writes what is still owed to the host, unless the host is gone.
+async fn flush<O: AsyncWrite + Unpin>(output: &mut O, mcp: &mut McpSession) {
+    while !mcp.to_host().is_empty() {
+        match output.write(mcp.to_host().pending()).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => mcp.to_host().consumed(n),
         }
     }
-
-    /// Both streams have ended: the remote will send nothing more.
-    fn finished(&self) -> bool {
-        self.out_eof && self.err_eof
-    }
-
-    /// Moves bytes between the buffers and libssh2 until nothing moves;
-    /// returns the socket events that can make them move again.
-    fn pump(
-        &mut self,
-        buffers: &mut Buffers,
-        session: &Session,
-        channel: &Channel,
-    ) -> io::Result<Interest> {
-        let mut interest = Interest::default();
-        let mut rechecked = false;
-        loop {
-            let mut progress = false;
-            // Writing first: libssh2 reads pending packets before it writes,
-            // and the reads below then see whatever that pulled in.
-            if buffers.sent < buffers.to_remote.len() {
-                let pending = &buffers.to_remote[buffers.sent..];
-                match attempt(&mut self.out, |s, cx| Pin::new(s).poll_write(cx, pending)) {
-                    Ok(n) => {
-                        buffers.sent += n;
-                        progress = true;
-                        if buffers.sent == buffers.to_remote.len() {
-                            buffers.to_remote.clear();
-                            buffers.sent = 0;
-                        } else if buffers.sent >= TO_REMOTE_LIMIT {
-                            buffers.to_remote.drain(..buffers.sent);
-                            buffers.sent = 0;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        interest.add(session.block_directions())
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            let mut out_drained = false;
-            if !self.out_eof && buffers.to_host.len() - buffers.written < TO_HOST_LIMIT {
-                let chunk = &mut self.chunk;
-                match attempt(&mut self.out, |s, cx| Pin::new(s).poll_read(cx, chunk)) {
-                    Ok(0) => self.out_eof = true,
-                    Ok(n) => {
-                        let start = buffers.to_host.len();
-                        self.filter.push(
-                            &self.chunk[..n],
-                            &mut buffers.to_host,
-                            divert_line,
-                            |head| {
-                                debug!("remote → host: {}", String::from_utf8_lossy(head));
-                            },
-                        );
-                        self.in_flight.remote_sent(&buffers.to_host[start..]);
-                        progress = true;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        interest.add(session.block_directions());
-                        out_drained = true;
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            // A stdout read that would block has already pulled everything
-            // the socket held into libssh2's queue; with nothing queued for
-            // the channel, a stderr read would only cost a futile recv.
-            let err_may_have_data = !out_drained || channel.read_window().available > 0;
-            if !self.err_eof && err_may_have_data {
-                let chunk = &mut self.chunk;
-                match attempt(&mut self.err, |s, cx| Pin::new(s).poll_read(cx, chunk)) {
-                    Ok(0) => self.err_eof = true,
-                    Ok(n) => {
-                        self.stderr_lines.push(&self.chunk[..n]);
-                        progress = true;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        interest.add(session.block_directions())
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            if progress {
-                rechecked = false;
-                continue;
-            }
-            // A read of one stream may have queued the other stream's data and
-            // drained the socket: nothing would wake us for it. One more pass
-            // collects it (a pass that still moves nothing means it is held
-            // back on purpose, by our stdout being full).
-            if !rechecked && channel.read_window().available > 0 {
-                rechecked = true;
-                continue;
-            }
-            return Ok(interest);
-        }
-    }
+    let _ = output.flush().await;
 }
 
-/// Calls a polled libssh2 operation once. Our stream type never returns
-/// `Pending` (see `socket.rs`), so no waker is ever needed.
-fn attempt<T>(
-    stream: &mut AsyncStream<SshSocket>,
-    op: impl FnOnce(&mut AsyncStream<SshSocket>, &mut Context<'_>) -> Poll<io::Result<T>>,
-) -> io::Result<T> {
-    let mut cx = Context::from_waker(Waker::noop());
-    match op(stream, &mut cx) {
-        Poll::Ready(result) => result,
-        Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
-    }
-}
-
-/// Waits until the socket can let libssh2 progress: readable always (the
-/// remote may speak at any time), writable when a call was blocked sending,
-/// or after a short pause when libssh2 gave no direction at all.
-async fn wait_socket(socket: &SshSocket, interest: Interest) -> Event {
-    let readable = async { Event::Socket(socket.0.readable().await) };
-    let writable = async {
-        if interest.writable {
-            Event::Socket(socket.0.writable().await)
-        } else {
-            future::pending().await
-        }
-    };
-    let retry = async {
-        if interest.retry {
-            Event::Socket(socket.ready(BlockDirections::None).await)
-        } else {
-            future::pending().await
-        }
-    };
-    readable.or(writable).or(retry).await
-}
-
-/// Runs a closing step, giving up after [`CLOSE_TIMEOUT`].
-async fn bounded<T>(
-    step: impl std::future::Future<Output = Result<T, async_ssh2_lite::Error>>,
-    what: &str,
-) {
-    let outcome = async { Some(step.await) }
-        .or(async {
-            smol::Timer::after(CLOSE_TIMEOUT).await;
-            None
-        })
-        .await;
-    match outcome {
-        Some(Ok(_)) => {}
-        Some(Err(e)) => debug!("{what}: {}", describe(&e)),
-        None => debug!("{what}: no answer within {} s", CLOSE_TIMEOUT.as_secs()),
-    }
-}
-
-/// Closes the channel and the session without waiting on the network for long.
-async fn close(session: &Session, channel: &mut Channel) {
-    bounded(channel.close(), "closing the channel").await;
-    bounded(
-        session.disconnect(None, "session ended", None),
-        "disconnecting",
-    )
-    .await;
-}
-
-/// Why the remote ended, from its exit status if it sent one.
-async fn remote_end_detail(channel: &mut Channel) -> String {
-    bounded(channel.wait_close(), "waiting for the remote to close").await;
-    let signal = channel.exit_signal().await.ok().and_then(|s| s.exit_signal);
-    match (signal, channel.exit_status()) {
-        (Some(signal), _) => format!("the remote command was killed by SIG{signal}"),
-        (None, Ok(status)) if status != 0 => {
-            format!("the remote command exited with status {status}")
-        }
-        _ => "the remote MCP server ended the session".into(),
-    }
-}
-
-/// Says in words what libssh2's terse transport errors mean to a user.
-fn connection_failure(e: &io::Error) -> String {
-    let raw = e.to_string();
-    match raw.as_str() {
-        "transport read" | "socket disconnect" | "Failed getting banner" => {
-            format!("the server closed the connection or the network dropped it ({raw})")
-        }
-        _ => raw,
-    }
-}
-
-fn divert_line(line: &[u8], len: usize) {
-    if len > line.len() {
-        warn!(
-            "remote stdout, not JSON-RPC ({len} bytes): {}…",
-            String::from_utf8_lossy(line)
-        );
-    } else {
-        warn!(
-            "remote stdout, not JSON-RPC: {}",
-            String::from_utf8_lossy(line)
-        );
-    }
+/// Errors that another attempt would only repeat: the server is not the
+/// one we trust, or will not have us.
+fn is_permanent(e: &Error) -> bool {
+    matches!(e.exit_code(), 7..=10)
 }
 
 fn signal_name(signal: Option<io::Result<Signal>>) -> &'static str {
@@ -581,38 +483,6 @@ fn log_heads(direction: &str, data: &[u8], at_line_start: &mut bool) {
                 *at_line_start = false;
                 break;
             }
-        }
-    }
-}
-
-/// The remote's stderr, cut into lines for our stderr.
-#[derive(Default)]
-struct StderrLines {
-    partial: Vec<u8>,
-}
-
-impl StderrLines {
-    fn push(&mut self, mut data: &[u8]) {
-        while let Some(i) = data.iter().position(|&b| b == b'\n') {
-            self.partial.extend_from_slice(&data[..i]);
-            self.emit();
-            data = &data[i + 1..];
-        }
-        self.partial.extend_from_slice(data);
-        if self.partial.len() >= STDERR_LINE_LIMIT {
-            self.emit();
-        }
-    }
-
-    fn emit(&mut self) {
-        let line = self.partial.strip_suffix(b"\r").unwrap_or(&self.partial);
-        info!("remote: {}", String::from_utf8_lossy(line));
-        self.partial.clear();
-    }
-
-    fn finish(&mut self) {
-        if !self.partial.is_empty() {
-            self.emit();
         }
     }
 }

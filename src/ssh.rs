@@ -51,7 +51,15 @@ pub async fn connect(
 ) -> Result<Connection, Error> {
     let target = format!("{}:{}", display_host(&config.host), config.port);
 
-    let stream = tcp_connect(&config.host, config.port, config.connect_timeout, &target).await?;
+    let dead_after = config.liveness().dead_after();
+    let stream = tcp_connect(
+        &config.host,
+        config.port,
+        config.connect_timeout,
+        dead_after,
+        &target,
+    )
+    .await?;
     let socket = SshSocket(Arc::new(stream));
     let setup = async {
         let mut session = Session::new(socket.clone(), SessionConfiguration::new())
@@ -93,6 +101,7 @@ async fn tcp_connect(
     host: &str,
     port: u16,
     timeout: Duration,
+    dead_after: Option<Duration>,
     target: &str,
 ) -> Result<Async<TcpStream>, Error> {
     let addrs: Vec<SocketAddr> =
@@ -119,6 +128,9 @@ async fn tcp_connect(
             Ok(stream) => {
                 // Interactive request/response traffic: do not hold back small writes.
                 let _ = stream.get_ref().set_nodelay(true);
+                if let Some(limit) = dead_after {
+                    tcp_liveness(stream.get_ref(), limit);
+                }
                 return Ok(stream);
             }
             Err(e) => {
@@ -139,6 +151,29 @@ async fn tcp_connect(
         Some(source) => Error::Connect { target, source },
         None => Error::ConnectionRefused { target },
     })
+}
+
+/// Lets the kernel, too, notice a peer that vanished: TCP keepalive probes
+/// on an idle connection, and an error when sent data stays unacknowledged
+/// for as long as the SSH keepalives allow. Best effort: a system without
+/// these options still has the SSH keepalives.
+fn tcp_liveness(stream: &TcpStream, dead_after: Duration) {
+    use rustix::net::sockopt;
+    let interval = (dead_after / 3).max(Duration::from_secs(1));
+    let outcome = sockopt::set_socket_keepalive(stream, true)
+        .and_then(|()| sockopt::set_tcp_keepidle(stream, interval))
+        .and_then(|()| sockopt::set_tcp_keepintvl(stream, interval))
+        .and_then(|()| sockopt::set_tcp_keepcnt(stream, 3));
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let outcome = outcome.and_then(|()| {
+        sockopt::set_tcp_user_timeout(
+            stream,
+            dead_after.as_millis().try_into().unwrap_or(u32::MAX),
+        )
+    });
+    if let Err(e) = outcome {
+        debug!("TCP keepalive not set: {e}");
+    }
 }
 
 /// Offers first the host key types we can check for this host, so that a

@@ -18,7 +18,7 @@ fn missing_explicit_key_is_an_error_not_a_new_key() {
         "{stderr}"
     );
     assert!(!home.key.exists());
-    assert!(output.stdout.is_empty());
+    assert_first_request_refused(&output);
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn key_not_authorized_on_the_server_fails_and_prints_the_public_key() {
         "authorized_keys for '{}' must hold this public key: {public}",
         sshd.user
     )));
-    assert!(output.stdout.is_empty());
+    assert_first_request_refused(&output);
 }
 
 #[test]

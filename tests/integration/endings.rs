@@ -124,31 +124,46 @@ fn sigterm_ends_the_session_within_a_second() {
     assert_eq!(exit.code(), Some(0));
 }
 
+/// The error a request in flight gets when the connection is lost and no
+/// new one will be tried.
+fn lost_for_good(id: u64, reason: &str) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32000,"message":"The connection to the remote MCP server was lost","data":{{"reason":"{reason}"}}}}}}"#
+    ) + "\n"
+}
+
 #[test]
-fn remote_mcp_server_exiting_ends_the_run_with_the_remote_closed_code() {
+fn without_reconnecting_a_remote_that_exits_ends_the_run_with_the_remote_closed_code() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    let mut session = Session::start(home.client(&sshd));
+    let mut cmd = home.client(&sshd);
+    cmd.args(["--reconnect-max-wait", "0"]);
+    let mut session = Session::start(cmd);
     assert!(session.call(&initialize(1)).contains("serverInfo"));
     session.send(&tool_call(2, "exit", r#"{"code":3}"#));
     let status =
         wait_with_timeout(&mut session.child, Duration::from_secs(10)).expect("did not exit");
     let (_, rest, stderr) = session.finish(Duration::from_secs(1));
     assert_eq!(status.code(), Some(12), "{stderr}");
-    assert!(rest.is_empty());
+    assert_eq!(
+        String::from_utf8(rest).unwrap(),
+        lost_for_good(2, "the remote command exited with status 3")
+    );
     assert!(
-        stderr.contains(
-            "the remote MCP server closed the session: the remote command exited with status 3"
+        stderr.ends_with(
+            "m2m-mcp-server-ssh-client: the remote MCP server closed the session: the remote command exited with status 3\n"
         ),
         "{stderr}"
     );
 }
 
 #[test]
-fn connection_cut_mid_message_ends_with_a_clear_error_after_the_complete_messages() {
+fn without_reconnecting_a_cut_mid_message_ends_the_host_line_and_answers_the_request() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    let mut session = Session::start(home.client(&sshd));
+    let mut cmd = home.client(&sshd);
+    cmd.args(["--reconnect-max-wait", "0"]);
+    let mut session = Session::start(cmd);
     assert!(session.call(&initialize(1)).contains("serverInfo"));
     assert!(
         session
@@ -157,17 +172,24 @@ fn connection_cut_mid_message_ends_with_a_clear_error_after_the_complete_message
     );
     // A 64 MiB answer is on its way when the connection dies.
     session.send(&tool_call(3, "blob", r#"{"size":67108864}"#));
-    std::thread::sleep(Duration::from_millis(200));
+    session.wait_for_bytes(1 << 20);
     sshd.cut_sessions();
     let status =
         wait_with_timeout(&mut session.child, Duration::from_secs(10)).expect("did not exit");
-    let (_, _, stderr) = session.finish(Duration::from_secs(1));
+    let (_, rest, stderr) = session.finish(Duration::from_secs(1));
     assert_eq!(status.code(), Some(12), "{stderr}");
+    let reason = "the server closed the connection or the network dropped it";
+    // The part of the answer that came is ended, so the host's framing
+    // recovers; then the request gets its error.
+    let rest = String::from_utf8_lossy(&rest);
+    let (cut, last) = rest.trim_end_matches('\n').rsplit_once('\n').unwrap();
+    assert!(cut.starts_with(r#"{"jsonrpc":"2.0","id":3,"result""#));
+    assert!(cut.len() < 64 << 20);
+    assert_eq!(format!("{last}\n"), lost_for_good(3, reason));
     assert!(
-        stderr.ends_with(
-            "m2m-mcp-server-ssh-client: SSH connection lost while relaying: the server closed the connection \
-             or the network dropped it (transport read)\n"
-        ),
+        stderr.ends_with(&format!(
+            "m2m-mcp-server-ssh-client: SSH connection lost while relaying: {reason}\n"
+        )),
         "{stderr}"
     );
 }

@@ -29,7 +29,7 @@ fn unknown_host_is_refused_with_its_fingerprint_and_the_line_to_add_and_no_data_
     let output = run(home.client(&sshd), session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(7), "stderr: {stderr}");
-    assert!(output.stdout.is_empty());
+    assert_first_request_refused(&output);
     let fingerprint = ssh_keygen_fingerprint(&sshd);
     assert!(stderr.contains("Host key verification failed"), "{stderr}");
     assert!(
@@ -60,7 +60,7 @@ fn changed_host_key_is_refused_naming_the_file_and_line() {
     let output = run(home.client(&sshd), session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(8), "stderr: {stderr}");
-    assert!(output.stdout.is_empty());
+    assert_first_request_refused(&output);
     assert!(
         stderr.contains(&format!(
             "does not match {} line 2",

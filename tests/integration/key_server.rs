@@ -52,7 +52,7 @@ fn refused_with(reply: Reply) -> (Output, KeyServerStub, Sshd) {
         client(&home, &sshd, &stub.url()),
         session_input().as_bytes(),
     );
-    assert!(output.stdout.is_empty());
+    assert_first_request_refused(&output);
     assert!(
         !sshd.log().contains("Accepted publickey"),
         "the SSH server was reached"
@@ -115,7 +115,7 @@ fn a_key_server_answering_another_key_than_the_pin_is_refused_before_registering
         session_input().as_bytes(),
     );
     assert_eq!(output.status.code(), Some(8), "{}", stderr(&output));
-    assert!(output.stdout.is_empty());
+    assert_first_request_refused(&output);
     let name = format!("[127.0.0.1]:{}", sshd.port);
     let pins = pins(&home);
     let message = stderr(&output);
@@ -158,7 +158,7 @@ fn an_ssh_server_presenting_another_key_than_the_answer_is_refused_and_not_pinne
         session_input().as_bytes(),
     );
     assert_eq!(output.status.code(), Some(8), "{}", stderr(&output));
-    assert!(output.stdout.is_empty());
+    assert_first_request_refused(&output);
     let message = stderr(&output);
     assert!(
         message.starts_with(&format!(
@@ -364,7 +364,7 @@ fn https_with_an_untrusted_certificate_is_refused_without_falling_back() {
         session_input().as_bytes(),
     );
     assert_eq!(output.status.code(), Some(17), "{}", stderr(&output));
-    assert!(output.stdout.is_empty());
+    assert_first_request_refused(&output);
     assert_eq!(
         stderr(&output),
         format!(

@@ -8,4 +8,5 @@ mod endings;
 mod host_keys;
 mod key_server;
 mod peer;
+mod reconnect;
 mod relay;

@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::peer::{Peer, PeerOptions};
+use crate::support::proxy::{CUT, Proxy};
 use crate::support::*;
 
 const INITIALIZED: &str = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
@@ -217,7 +218,7 @@ fn the_pin_is_written_on_first_use_and_a_reinstalled_server_is_refused() {
     let output = run(key_server_client(&home, &peer), input.as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(8), "stderr: {stderr}");
-    assert!(output.stdout.is_empty());
+    assert_first_request_refused(&output);
     assert!(
         stderr.contains(&format!(
             "differs from the one pinned in {} line 1",
@@ -233,4 +234,52 @@ fn the_pin_is_written_on_first_use_and_a_reinstalled_server_is_refused() {
         "{stderr}"
     );
     assert_eq!(fs::read_to_string(&pins).unwrap(), first_line);
+}
+
+#[test]
+fn after_a_cut_the_peer_serves_tool_calls_again_and_the_host_sees_only_the_errors() {
+    let peer = Peer::without_key_server();
+    let proxy = Proxy::start(peer.port);
+    let home = Home::empty();
+    keygen(&home.key, "ed25519", "");
+    fs::write(
+        &home.known_hosts,
+        format!("[127.0.0.1]:{} {}\n", proxy.port, peer.host_key),
+    )
+    .unwrap();
+    let mut cmd = client(&home, &peer);
+    cmd.args([
+        "--port",
+        &proxy.port.to_string(),
+        "--keepalive-interval",
+        "1",
+    ])
+    .arg("--client-key")
+    .arg(&home.key)
+    .arg("--known-hosts")
+    .arg(&home.known_hosts);
+    let mut session = Session::start(cmd);
+    assert!(session.call(&initialize(1)).contains("serverInfo"));
+    session.send(INITIALIZED);
+    assert!(session.call(&tools_list(2)).contains(r#""name":"echo""#));
+    // Idle for several keepalive limits: the peer answers our probes.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(proxy.connections(), 1);
+    session.send(&tool_call(3, "sleep", r#"{"ms":10000}"#));
+    assert_eq!(
+        session.call(&tool_call(4, "echo", r#"{"text":"before"}"#)),
+        echoed(4, "before")
+    );
+
+    proxy.cut();
+    assert_eq!(session.recv_string(), lost(3, CUT));
+    // Routed on the new session: our own tools/list came first.
+    assert_eq!(
+        session.call(&tool_call(5, "echo", r#"{"text":"after"}"#)),
+        echoed(5, "after")
+    );
+    let (status, rest, stderr) = session.finish(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&rest), "");
+    assert_eq!(proxy.connections(), 2);
 }

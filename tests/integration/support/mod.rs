@@ -8,9 +8,10 @@
 pub mod everything;
 pub mod key_server;
 pub mod peer;
+pub mod proxy;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -76,7 +77,7 @@ pub fn public_line(key_path: &str) -> String {
 pub struct SshdOptions {
     /// Runs for every session, shell or exec (`ForceCommand`).
     pub force_command: Option<String>,
-    /// Extra sshd_config lines.
+    /// Extra sshd_config lines; they override the defaults.
     pub extra: Vec<String>,
     /// The loopback address to listen on.
     pub listen: &'static str,
@@ -121,7 +122,10 @@ impl Sshd {
         let log = dir.path().join("sshd.log");
         for _attempt in 0..5 {
             let port = free_port(options.listen);
-            let mut config = vec![
+            // sshd keeps the first value of a keyword: the extra lines come
+            // first, so that they override the defaults below.
+            let mut config = options.extra.clone();
+            config.extend([
                 format!("Port {port}"),
                 format!("ListenAddress {}", options.listen),
                 format!("HostKey {}", host_key_path.display()),
@@ -139,8 +143,7 @@ impl Sshd {
                 format!("AllowUsers {user}"),
                 "LogLevel VERBOSE".into(),
                 "PrintMotd no".into(),
-            ];
-            config.extend(options.extra.iter().cloned());
+            ]);
             if let Some(command) = &options.force_command {
                 config.push(format!("ForceCommand {command}"));
             }
@@ -333,6 +336,33 @@ pub fn assert_session_works(output: Output) {
     assert_matches_direct(output, &session_input());
 }
 
+/// What the host sees when the remote cannot be reached at start: its first
+/// request (id 1) answered with the error that ends the run, word for word.
+pub fn assert_first_request_refused(output: &Output) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    let reason = last
+        .strip_prefix("m2m-mcp-server-ssh-client: ")
+        .unwrap_or_else(|| panic!("no error line: {stderr}"));
+    let expected = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"error":{{"code":-32000,"message":"Cannot connect to the remote MCP server","data":{{"reason":{}}}}}}}"#,
+        miniserde::json::to_string(reason)
+    ) + "\n";
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        expected,
+        "{stderr}"
+    );
+}
+
+/// The error a request gets when the connection it was sent on is lost and
+/// another is being made, as a line.
+pub fn lost(id: u64, reason: &str) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32000,"message":"The connection to the remote MCP server was lost; it is being re-established","data":{{"reason":"{reason}"}}}}}}"#
+    ) + "\n"
+}
+
 /// Feeds `input`, closes stdin, and waits for the exit (killing it after
 /// [`STEP_TIMEOUT`]).
 pub fn run(mut cmd: Command, input: &[u8]) -> Output {
@@ -398,7 +428,9 @@ pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitSta
 pub struct Session {
     pub child: Child,
     stdin: Option<ChildStdin>,
-    lines: Receiver<Vec<u8>>,
+    chunks: Receiver<Vec<u8>>,
+    /// Stdout received and not yet handed out.
+    received: Vec<u8>,
     stderr: Option<thread::JoinHandle<Vec<u8>>>,
 }
 
@@ -411,17 +443,16 @@ impl Session {
             .spawn()
             .unwrap();
         let stdin = child.stdin.take();
-        let stdout = child.stdout.take().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().map(drain);
-        let (tx, lines) = mpsc::channel();
+        let (tx, chunks) = mpsc::channel();
         thread::spawn(move || {
-            let mut reader = BufReader::with_capacity(1 << 20, stdout);
+            let mut buf = vec![0u8; 1 << 20];
             loop {
-                let mut line = Vec::new();
-                match reader.read_until(b'\n', &mut line) {
+                match stdout.read(&mut buf) {
                     Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if tx.send(line).is_err() {
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
                             break;
                         }
                     }
@@ -431,7 +462,8 @@ impl Session {
         Session {
             child,
             stdin,
-            lines,
+            chunks,
+            received: Vec::new(),
             stderr,
         }
     }
@@ -449,21 +481,46 @@ impl Session {
         stdin.flush().unwrap();
     }
 
+    /// Waits for more stdout, failing the test with the client's stderr after
+    /// [`STEP_TIMEOUT`].
+    fn receive_more(&mut self) {
+        match self.chunks.recv_timeout(STEP_TIMEOUT) {
+            Ok(chunk) => self.received.extend_from_slice(&chunk),
+            Err(_) => {
+                let _ = self.child.kill();
+                let status = self.child.wait().unwrap();
+                let err = self
+                    .stderr
+                    .take()
+                    .map(|h| h.join().unwrap())
+                    .unwrap_or_default();
+                panic!(
+                    "no line from the client ({status}); stderr:\n{}",
+                    String::from_utf8_lossy(&err)
+                )
+            }
+        }
+    }
+
     /// The next stdout line, newline included.
     pub fn recv(&mut self) -> Vec<u8> {
-        self.lines.recv_timeout(STEP_TIMEOUT).unwrap_or_else(|_| {
-            let _ = self.child.kill();
-            let status = self.child.wait().unwrap();
-            let err = self
-                .stderr
-                .take()
-                .map(|h| h.join().unwrap())
-                .unwrap_or_default();
-            panic!(
-                "no line from the client ({status}); stderr:\n{}",
-                String::from_utf8_lossy(&err)
-            )
-        })
+        let mut searched = 0;
+        loop {
+            if let Some(at) = self.received[searched..].iter().position(|&b| b == b'\n') {
+                let rest = self.received.split_off(searched + at + 1);
+                return std::mem::replace(&mut self.received, rest);
+            }
+            searched = self.received.len();
+            self.receive_more();
+        }
+    }
+
+    /// Waits until at least `n` bytes of stdout have arrived that no
+    /// [`Session::recv`] has taken yet (a line may still be incomplete).
+    pub fn wait_for_bytes(&mut self, n: usize) {
+        while self.received.len() < n {
+            self.receive_more();
+        }
     }
 
     pub fn recv_string(&mut self) -> String {
@@ -480,16 +537,16 @@ impl Session {
         self.stdin = None;
     }
 
-    /// Waits for the exit; returns the status, the stdout lines not yet read, and stderr.
+    /// Waits for the exit; returns the status, the stdout not yet taken, and stderr.
     pub fn finish(mut self, timeout: Duration) -> (ExitStatus, Vec<u8>, String) {
         self.stdin = None;
         let status = wait_with_timeout(&mut self.child, timeout).unwrap_or_else(|| {
             let _ = self.child.kill();
             panic!("client did not exit within {timeout:?}");
         });
-        let mut rest = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            rest.extend(line);
+        let mut rest = std::mem::take(&mut self.received);
+        while let Ok(chunk) = self.chunks.recv_timeout(Duration::from_secs(5)) {
+            rest.extend(chunk);
         }
         let err = self
             .stderr
@@ -536,5 +593,47 @@ impl Sshd {
             .status()
             .unwrap();
         assert!(status.success(), "no session to cut");
+    }
+}
+
+impl Sshd {
+    /// Stops the server and every session it serves, as a reboot would.
+    pub fn stop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port, with the same keys and config.
+    pub fn resume(&mut self) {
+        let config_path = self.dir.path().join("sshd_config");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut child = Command::new("/usr/sbin/sshd")
+                .args(["-D", "-f"])
+                .arg(&config_path)
+                .arg("-E")
+                .arg(&self.log)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            if wait_ready(&mut child, self.host, self.port) {
+                self.child = child;
+                return;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            // The port may take a moment to be free again.
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start again:\n{}",
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
     }
 }
