@@ -8,3 +8,4 @@ mod host_keys;
 mod key_server;
 mod peer;
 mod relay;
+mod static_builds;
