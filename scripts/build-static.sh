@@ -72,7 +72,7 @@ OPENSSL_CFLAGS="$SIZE_CFLAGS -DOPENSSL_SMALL_FOOTPRINT"
 # for which rustup has no prebuilt std.
 STD_FEATURES=optimize_for_size
 
-# target name -> "triple zig-target openssl-target extra-cflags"
+# target name -> "triple zig-target openssl-target cpu-flags..."
 describe() {
   case $1 in
     x86_64 | x86_64-unknown-linux-musl)
@@ -81,7 +81,7 @@ describe() {
       echo "aarch64-unknown-linux-musl aarch64-linux-musl linux-aarch64" ;;
     # Raspberry Pi 2 and 3 (32-bit OS): ARMv7-A with VFPv3-D16, as Rust's target.
     armv7 | armv7-unknown-linux-musleabihf)
-      echo "armv7-unknown-linux-musleabihf arm-linux-musleabihf linux-armv4 -mcpu=generic+v7a+vfp3d16" ;;
+      echo "armv7-unknown-linux-musleabihf thumb-linux-musleabihf linux-armv4 -mcpu=generic+v7a+vfp3d16-neon" ;;
     # Raspberry Pi Zero and 1: ARM1176JZF-S (ARMv6 with VFPv2).
     armv6 | arm-unknown-linux-musleabihf)
       echo "arm-unknown-linux-musleabihf arm-linux-musleabihf linux-armv4 -mcpu=arm1176jzf_s" ;;
@@ -199,12 +199,18 @@ build_openssl() {
 }
 
 build_target() {
-  local triple=$1 zig_target=$2 ossl_target=$3 cpu_flags=${4:-}
+  local triple=$1 zig_target=$2 ossl_target=$3 cpu_flags=${*:4}
   local openssl_dir
   openssl_dir=$(build_openssl "$triple" "$zig_target" "$ossl_target" "$cpu_flags")
   local up=${triple//-/_}
   up=${up^^}
   local low=${triple//-/_}
+  local rustflags="-C force-unwind-tables=no -C link-self-contained=no"
+  if [[ $zig_target == thumb-* ]]; then
+    # Thumb-2: the same ARMv7 instructions in mostly 16-bit encodings (what
+    # Rust's thumbv7neon target does, without requiring NEON).
+    rustflags+=" -C target-feature=+thumb-mode"
+  fi
   log "$triple: cargo zigbuild --release, std built from source"
   # OPENSSL_NO_VENDOR + TRIPLE_OPENSSL_DIR: link our OpenSSL, not openssl-src's.
   # CFLAGS_TRIPLE: libssh2 and zlib as small as OpenSSL.
@@ -213,7 +219,7 @@ build_target() {
   env OPENSSL_NO_VENDOR=1 \
     "${up}_OPENSSL_DIR=$openssl_dir" "${up}_OPENSSL_STATIC=1" \
     "CFLAGS_${low}=$SIZE_CFLAGS" \
-    "CARGO_TARGET_${up}_RUSTFLAGS=-C force-unwind-tables=no -C link-self-contained=no" \
+    "CARGO_TARGET_${up}_RUSTFLAGS=$rustflags" \
     RUSTC_BOOTSTRAP=1 \
     cargo zigbuild --release --locked --target "$triple" -j "$JOBS" \
     -Zbuild-std=std,panic_abort "-Zbuild-std-features=$STD_FEATURES"
