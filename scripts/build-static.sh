@@ -59,7 +59,7 @@ OPENSSL_OPTIONS=(
 # Size over speed, dead code in its own sections for the linker's
 # --gc-sections, and no unwind tables: nothing unwinds through C here
 # (panic = "abort").
-SIZE_CFLAGS="-Os -ffunction-sections -fdata-sections -fno-unwind-tables -fno-asynchronous-unwind-tables"
+SIZE_CFLAGS="-Oz -ffunction-sections -fdata-sections -fno-unwind-tables -fno-asynchronous-unwind-tables"
 # OpenSSL's own switch for smaller code paths (less unrolling, smaller
 # tables): 15 KB less on aarch64.
 OPENSSL_CFLAGS="$SIZE_CFLAGS -DOPENSSL_SMALL_FOOTPRINT"
@@ -141,12 +141,19 @@ build_openssl() {
   read -r src version < <(openssl_source)
   [ -f "$src/Configure" ] || die "no OpenSSL source found in the openssl-src crate"
   local dir=$STATIC_DIR/openssl/$triple
+  local options=("${OPENSSL_OPTIONS[@]}")
+  if [ "$triple" = arm-unknown-linux-musleabihf ]; then
+    # ARMv6: OpenSSL's assembler offers nothing beyond integer code here
+    # (its NEON and crypto-extension paths need ARMv7 or v8), and its P-256
+    # alone is 158 KB with the precomputed table; the C code is smaller.
+    options+=(no-asm)
+  fi
   local key
   # Everything the build depends on, this function's code included
   # (declare -f prints it without comments).
   key=$({
     printf '%s\n' "$version" "$zig_target" "$ossl_target" "$cpu_flags" \
-      "$OPENSSL_CFLAGS" "$ZIGLANG_VERSION" "${OPENSSL_OPTIONS[@]}"
+      "$OPENSSL_CFLAGS" "$ZIGLANG_VERSION" "${options[@]}"
     declare -f build_openssl
   } | sha256sum | cut -c1-16)
   # The key is in the install path, so that a new OpenSSL changes
@@ -188,7 +195,7 @@ build_openssl() {
     # them; no-autoload-config means no openssl.cnf is ever read from there.
     CC="$dir/cc" AR="$dir/ar" RANLIB="$dir/ranlib" CFLAGS="$OPENSSL_CFLAGS" \
       perl ./Configure "$ossl_target" --prefix="$prefix" --libdir=lib \
-      --openssldir=/etc/ssl "${OPENSSL_OPTIONS[@]}" >"$dir/configure.log" 2>&1 ||
+      --openssldir=/etc/ssl "${options[@]}" >"$dir/configure.log" 2>&1 ||
       { tail -20 "$dir/configure.log" >&2; die "$triple: OpenSSL Configure failed ($dir/configure.log)"; }
     { make -j"$JOBS" build_libs && make install_dev; } >"$dir/make.log" 2>&1 ||
       { tail -30 "$dir/make.log" >&2; die "$triple: OpenSSL build failed ($dir/make.log)"; }
