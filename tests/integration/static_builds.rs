@@ -61,7 +61,10 @@ const ARMV6: StaticBuild = StaticBuild {
     triple: "arm-unknown-linux-musleabihf",
     name: "armv6",
     machine: EM_ARM,
-    budget: 2_200_000,
+    // Not the 2.2 MB: ARMv6 has no Thumb-2, so it cannot shrink as
+    // armv7 did, and it measures 2.41 MB (README, "Building small"). This
+    // ceiling keeps it from growing unnoticed.
+    budget: 2_450_000,
     // Raspberry Pi Zero and 1.
     launcher: &["qemu-arm-static", "-cpu", "arm1176"],
 };
