@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, lints, unit and integration tests
-# (against a real sshd on 127.0.0.1), and a build of the benchmarks.
+# (against a real sshd on 127.0.0.1), a build of the benchmarks, and the
+# static musl builds, each run through a session (under qemu-user for ARM).
+# STATIC_TARGETS picks the static builds (default: all four; set it empty to
+# skip them while iterating: a cold build of all four takes about 20 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,4 +17,11 @@ cargo test --locked --all-targets 2>&1 | tee "$log"
 # The benchmarks are built as they run (release profile), so that they cannot rot;
 # running them is `cargo bench`, with figures, not pass or fail.
 cargo bench --locked --no-run
+static_targets=${STATIC_TARGETS-x86_64 aarch64 armv7 armv6}
+if [ -n "$static_targets" ]; then
+  # shellcheck disable=SC2086 # a list of target names
+  bash scripts/test-static.sh $static_targets 2>&1 | tee -a "$log"
+else
+  echo "test.sh: STATIC_TARGETS is empty, static builds not checked" >&2
+fi
 awk '/^test result:/ { p += $4; f += $6 } END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"

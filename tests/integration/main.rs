@@ -10,3 +10,4 @@ mod key_server;
 mod peer;
 mod reconnect;
 mod relay;
+mod static_builds;

@@ -637,3 +637,28 @@ impl Sshd {
         }
     }
 }
+
+impl Home {
+    /// [`Home::client`] with another build of the binary, started through
+    /// `launcher` (a qemu-user emulator and its flags, or nothing): the
+    /// same arguments and environment, so the same session.
+    pub fn client_through(&self, sshd: &Sshd, launcher: &[&str], binary: &Path) -> Command {
+        let plain = self.client(sshd);
+        let mut cmd = match launcher.split_first() {
+            Some((program, flags)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(flags).arg(binary);
+                cmd
+            }
+            None => Command::new(binary),
+        };
+        cmd.args(plain.get_args());
+        for (name, value) in plain.get_envs() {
+            match value {
+                Some(value) => cmd.env(name, value),
+                None => cmd.env_remove(name),
+            };
+        }
+        cmd
+    }
+}
