@@ -6,8 +6,9 @@
 #
 # The tests are #[ignore]d in a plain `cargo test` because they need the
 # binaries; here they run with --ignored, and a missing binary fails them.
-# scripts/test.sh calls this; its cargo test output goes to stdout, so the
-# caller's summary counts these tests too.
+# With x86_64 among the targets, the tests that exercise the crypto run again
+# against that static build. scripts/test.sh calls this; its cargo test
+# output goes to stdout, so the caller's summary counts these tests too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,3 +42,13 @@ log "built ${targets[*]} in $((SECONDS - start)) s"
 filters=()
 for target in "${targets[@]}"; do filters+=("static_builds::$target"); done
 cargo test --locked --test integration -- --ignored "${filters[@]}"
+
+# The tests that exercise the crypto (every key type, encrypted keys, the
+# agent, host keys, HTTPS to the key server) once more against the x86_64
+# static build, which links the trimmed OpenSSL the ARM builds link too.
+for target in "${targets[@]}"; do
+  if [ "$target" = x86_64 ]; then
+    M2M_TEST_BINARY="$PWD/target/static/m2m-mcp-server-ssh-client-x86_64-unknown-linux-musl" \
+      cargo test --locked --test integration -- auth:: host_keys:: key_server:: peer::
+  fi
+done

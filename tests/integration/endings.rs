@@ -11,7 +11,7 @@ use crate::support::*;
 fn host_key_flags_are_mutually_exclusive() {
     let output = run(
         {
-            let mut cmd = Command::new(BIN);
+            let mut cmd = Command::new(bin());
             cmd.args(["--known-hosts", "/tmp/kh", "--disable-host-key-checking"]);
             cmd
         },
@@ -28,7 +28,7 @@ fn host_key_flags_are_mutually_exclusive() {
 
 #[test]
 fn unknown_flag_is_a_usage_error() {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("--bogus");
     let output = run(cmd, b"");
     assert_eq!(output.status.code(), Some(2));
@@ -37,7 +37,7 @@ fn unknown_flag_is_a_usage_error() {
 
 #[test]
 fn version_is_printed() {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("--version");
     let output = run(cmd, b"");
     assert_eq!(output.status.code(), Some(0));
@@ -55,7 +55,7 @@ fn connection_refused_has_its_exit_code_and_the_searched_words() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .arg("--client-key")
         .arg(&home.key)
@@ -77,7 +77,7 @@ fn a_server_that_never_answers_times_out_with_its_exit_code() {
     // Accepts connections (the kernel completes them) but never speaks.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.args([
         "--host",
         "127.0.0.1",
@@ -196,7 +196,7 @@ fn without_reconnecting_a_cut_mid_message_ends_the_host_line_and_answers_the_req
 
 #[test]
 fn help_lists_every_flag_of_the_python_program() {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("--help");
     let output = run(cmd, b"");
     assert_eq!(output.status.code(), Some(0));

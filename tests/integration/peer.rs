@@ -28,7 +28,7 @@ fn echoed(id: u64, text: &str) -> String {
 
 /// Our binary aimed at the peer with a scratch HOME and nothing else.
 fn client(home: &Home, peer: &Peer) -> Command {
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.args(["--host", "127.0.0.1", "--port", &peer.port.to_string()])
         .env("HOME", home.dir.path())
         .env_remove("SSH_AUTH_SOCK")

@@ -25,7 +25,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use tempfile::TempDir;
 
-use super::{BIN, Home, STEP_TIMEOUT, Session, Sshd, SshdOptions, run};
+use super::{Home, STEP_TIMEOUT, Session, Sshd, SshdOptions, bin, run};
 
 /// Where `scripts/install-npm-peers.sh` puts the packages.
 pub fn npm_modules() -> PathBuf {
@@ -123,8 +123,9 @@ impl Everything {
                 self.dir.path().display().to_string(),
             ],
             Route::Relayed => {
+                let binary = bin();
                 let mut argv: Vec<String> = [
-                    BIN,
+                    binary.as_str(),
                     "--host",
                     self.sshd.host,
                     "--port",

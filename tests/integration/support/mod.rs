@@ -23,7 +23,13 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_m2m-mcp-server-ssh-client");
+/// The binary under test: this build's, or the file `M2M_TEST_BINARY` names,
+/// so that the whole suite can run against another build of it (the static
+/// musl build, with its trimmed OpenSSL).
+pub fn bin() -> String {
+    std::env::var("M2M_TEST_BINARY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_m2m-mcp-server-ssh-client").to_string())
+}
 /// How long any single step may take before the test fails instead of hanging.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -288,7 +294,7 @@ impl Home {
     /// real environment that could change the outcome; no key or
     /// known_hosts flags, so the defaults apply.
     pub fn bare_client(&self, sshd: &Sshd) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         cmd.args([
             "--host",
             sshd.host,
