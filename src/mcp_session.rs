@@ -196,8 +196,6 @@ struct Core {
     /// The remote has sent at least one message on some connection.
     remote_spoke: bool,
     reconnects: u64,
-    /// The host's requests that waited for a connection and were released.
-    released: u64,
 }
 
 impl Default for McpSession {
@@ -237,7 +235,6 @@ impl McpSession {
                 lost_reason: String::new(),
                 remote_spoke: false,
                 reconnects: 0,
-                released: 0,
             },
         }
     }
@@ -284,10 +281,7 @@ impl McpSession {
     pub fn link_lost(&mut self, reason: &str, reconnecting: bool) {
         if self.core.host_mid_line {
             // The host's framing must recover: it sees one broken line.
-            self.core.to_host.extend(b"\n");
-            self.core.host_mid_line = false;
-            let deferred = std::mem::take(&mut self.core.deferred);
-            self.core.to_host.extend(&deferred);
+            self.core.end_host_line(b"\n");
         }
         self.remote_lines.reset();
         self.core.link_lost(reason, reconnecting);
@@ -341,14 +335,6 @@ impl McpSession {
     /// Connections restored so far.
     pub fn reconnects(&self) -> u64 {
         self.core.reconnects
-    }
-
-    /// Whether the session began with `initialize` and it was answered.
-    pub fn has_handshake(&self) -> bool {
-        self.core
-            .handshake
-            .as_ref()
-            .is_some_and(|h| h.agreed.is_some())
     }
 
     fn adjust_holds(&mut self) {
@@ -574,10 +560,7 @@ impl Core {
                     );
                     return;
                 }
-                self.to_host.extend(bytes);
-                self.host_mid_line = false;
-                let deferred = std::mem::take(&mut self.deferred);
-                self.to_host.extend(&deferred);
+                self.end_host_line(bytes);
                 self.note_remote_messages(None, messages);
             }
         }
@@ -766,7 +749,6 @@ impl Core {
             );
         }
         for q in queued {
-            self.released += 1;
             self.host_line(&q.line, &q.messages);
         }
     }
@@ -805,6 +787,15 @@ impl Core {
 
     fn send_remote(&mut self, bytes: &[u8]) {
         self.escaper.push(bytes, &mut self.to_remote.data);
+    }
+
+    /// Ends the long remote line in progress with `last`, then lets our own
+    /// lines that waited for it follow.
+    fn end_host_line(&mut self, last: &[u8]) {
+        self.to_host.extend(last);
+        self.host_mid_line = false;
+        let deferred = std::mem::take(&mut self.deferred);
+        self.to_host.extend(&deferred);
     }
 
     /// Our own line for the host, after any long remote line in progress.

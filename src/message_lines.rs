@@ -106,7 +106,6 @@ impl LineFramer {
 
     /// At the end of the stream: hands over a last line that had no `\n`.
     pub fn finish(&mut self, mut on: impl FnMut(Piece<'_>)) {
-        self.push(b"", &mut on);
         if self.streaming {
             on(Piece::End(b"", &self.messages));
         } else if !self.held.is_empty() {

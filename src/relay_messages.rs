@@ -4,7 +4,7 @@
 //! Relayed messages are never re-encoded; only these are built. Reading goes
 //! through miniserde's `Value`, on lines the relay already holds whole.
 
-use miniserde::json::{self, Number, Object, Value};
+use miniserde::json::{self, Object, Value};
 
 use crate::jsonrpc::Id;
 
@@ -90,13 +90,9 @@ pub fn param<'a>(message: &'a Object, name: &str) -> Option<&'a Value> {
 pub fn value_id(value: &Value) -> Option<Id> {
     match value {
         Value::String(text) => Some(Id::String(text.clone())),
-        Value::Number(number) => Some(Id::Number(number_text(number))),
+        Value::Number(number) => Some(Id::Number(number.to_string())),
         _ => None,
     }
-}
-
-fn number_text(number: &Number) -> String {
-    number.to_string()
 }
 
 /// What an `initialize` answer says about the session.

@@ -124,14 +124,6 @@ fn sigterm_ends_the_session_within_a_second() {
     assert_eq!(exit.code(), Some(0));
 }
 
-/// The error a request in flight gets when the connection is lost and no
-/// new one will be tried.
-fn lost_for_good(id: u64, reason: &str) -> String {
-    format!(
-        r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32000,"message":"The connection to the remote MCP server was lost","data":{{"reason":"{reason}"}}}}}}"#
-    ) + "\n"
-}
-
 #[test]
 fn without_reconnecting_a_remote_that_exits_ends_the_run_with_the_remote_closed_code() {
     let sshd = Sshd::start();

@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 use crate::support::proxy::{CUT, Network, Proxy};
 use crate::support::*;
 
-const LOST_FOR_GOOD: &str = "The connection to the remote MCP server was lost";
-
 /// The fixture's answer to `echo`.
 fn echoed(id: u64, text: &str) -> String {
     format!(
@@ -253,12 +251,7 @@ fn past_the_reconnect_max_wait_what_waits_gets_the_error_and_the_run_ends_with_i
          last attempt: SSH handshake with 127.0.0.1:{port} failed: Failed getting banner; is it an SSH server?",
         port = proxy.port
     );
-    assert_eq!(
-        String::from_utf8_lossy(&rest),
-        format!(
-            r#"{{"jsonrpc":"2.0","id":5,"error":{{"code":-32000,"message":"{LOST_FOR_GOOD}","data":{{"reason":"{detail}"}}}}}}"#
-        ) + "\n"
-    );
+    assert_eq!(String::from_utf8_lossy(&rest), lost_for_good(5, &detail));
     assert!(
         stderr.ends_with(&format!(
             "m2m-mcp-server-ssh-client: the remote MCP server closed the session: {detail}\n"
@@ -287,9 +280,10 @@ fn the_end_of_input_during_an_outage_ends_the_run_at_once_answering_what_waits()
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert_eq!(
         String::from_utf8_lossy(&rest),
-        format!(
-            r#"{{"jsonrpc":"2.0","id":6,"error":{{"code":-32000,"message":"{LOST_FOR_GOOD}","data":{{"reason":"the host ended the session while the connection was being re-established"}}}}}}"#
-        ) + "\n"
+        lost_for_good(
+            6,
+            "the host ended the session while the connection was being re-established"
+        )
     );
 }
 

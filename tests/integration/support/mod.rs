@@ -369,6 +369,14 @@ pub fn lost(id: u64, reason: &str) -> String {
     ) + "\n"
 }
 
+/// The error a request gets when the connection is lost and no new one will
+/// be made, as a line.
+pub fn lost_for_good(id: u64, reason: &str) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32000,"message":"The connection to the remote MCP server was lost","data":{{"reason":"{reason}"}}}}}}"#
+    ) + "\n"
+}
+
 /// Feeds `input`, closes stdin, and waits for the exit (killing it after
 /// [`STEP_TIMEOUT`]).
 pub fn run(mut cmd: Command, input: &[u8]) -> Output {
