@@ -16,6 +16,7 @@
     reason = "an Error is built at most once per run, on the way out; its size costs nothing"
 )]
 
+pub mod alarm;
 pub mod atomic_file;
 pub mod auth;
 pub mod backoff;

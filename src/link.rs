@@ -170,6 +170,13 @@ impl Link {
         }
     }
 
+    /// Whether libssh2 holds, read from the socket but not yet handed to
+    /// us, data of either stream or the channel's end (which a read then
+    /// reports as 0 bytes).
+    fn unread(&self) -> bool {
+        self.channel.read_window().available > 0 || (!self.finished() && self.channel.eof())
+    }
+
     /// Both output streams have ended: the remote will send nothing more.
     pub fn finished(&self) -> bool {
         self.out_eof && self.err_eof
@@ -186,8 +193,13 @@ impl Link {
         let window_before = self.channel.write_window().remaining;
         loop {
             let mut progress = false;
+            // Every libssh2 call reads the socket until it would block before
+            // doing its work, so after any call the socket is drained and what
+            // arrived sits in libssh2's queue, where `unread` sees it.
+            let mut drained = false;
             // Writing first: libssh2 reads pending packets before it writes,
             // and the reads below then see whatever that pulled in.
+            let mut more_to_write = false;
             if !mcp.to_remote().is_empty() && !self.eof_sent {
                 let pending = mcp.to_remote().pending();
                 match attempt(&mut self.out, |s, cx| Pin::new(s).poll_write(cx, pending)) {
@@ -195,6 +207,7 @@ impl Link {
                         mcp.to_remote().consumed(n);
                         progress = true;
                         wrote += n;
+                        more_to_write = !mcp.to_remote().is_empty();
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         interest.add(self.session.block_directions());
@@ -202,9 +215,10 @@ impl Link {
                     }
                     Err(e) => return Err(e),
                 }
+                drained = true;
             }
-            let mut out_drained = false;
-            if !self.out_eof && mcp.to_host().len() < TO_HOST_LIMIT {
+            let mut more_to_read = false;
+            if !self.out_eof && mcp.to_host().len() < TO_HOST_LIMIT && (!drained || self.unread()) {
                 let chunk = &mut self.chunk;
                 match attempt(&mut self.out, |s, cx| Pin::new(s).poll_read(cx, chunk)) {
                     Ok(0) => {
@@ -225,19 +239,16 @@ impl Link {
                         mcp.from_remote(&self.filtered);
                         progress = true;
                         heard = true;
+                        more_to_read = n == self.chunk.len();
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         interest.add(self.session.block_directions());
-                        out_drained = true;
                     }
                     Err(e) => return Err(e),
                 }
+                drained = true;
             }
-            // A stdout read that would block has already pulled everything
-            // the socket held into libssh2's queue; with nothing queued for
-            // the channel, a stderr read would only cost a futile recv.
-            let err_may_have_data = !out_drained || self.channel.read_window().available > 0;
-            if !self.err_eof && err_may_have_data {
+            if !self.err_eof && (!drained || self.unread()) {
                 let chunk = &mut self.chunk;
                 match attempt(&mut self.err, |s, cx| Pin::new(s).poll_read(cx, chunk)) {
                     Ok(0) => self.err_eof = true,
@@ -245,6 +256,7 @@ impl Link {
                         self.stderr_lines.push(&self.chunk[..n]);
                         progress = true;
                         heard = true;
+                        more_to_read |= n == self.chunk.len();
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         interest.add(self.session.block_directions())
@@ -252,7 +264,11 @@ impl Link {
                     Err(e) => return Err(e),
                 }
             }
-            if progress {
+            // Another pass only where it can move something: more to write
+            // after a write that was taken whole, a read that filled the
+            // chunk, or data still queued in libssh2. Anything else arrives
+            // on the socket, and the wait sees it.
+            if progress && (more_to_write || more_to_read || self.unread()) {
                 rechecked = false;
                 continue;
             }
@@ -260,7 +276,7 @@ impl Link {
             // drained the socket: nothing would wake us for it. One more pass
             // collects it (a pass that still moves nothing means it is held
             // back on purpose, by our stdout being full).
-            if !rechecked && self.channel.read_window().available > 0 {
+            if !progress && !rechecked && self.unread() {
                 rechecked = true;
                 continue;
             }

@@ -78,9 +78,12 @@ pub fn fatal(args: fmt::Arguments<'_>) {
     let _ = writeln!(err, "{PREFIX}: {args}");
 }
 
+// The level is checked before the arguments are evaluated: `format_args!`
+// evaluates them at once, and some (a lossy UTF-8 copy of a message head)
+// cost more than the check, on every message.
 #[macro_export]
-macro_rules! debug { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Debug, format_args!($($t)*)) } }
+macro_rules! debug { ($($t:tt)*) => { if $crate::log::enabled($crate::log::Level::Debug) { $crate::log::write($crate::log::Level::Debug, format_args!($($t)*)) } } }
 #[macro_export]
-macro_rules! info { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Info, format_args!($($t)*)) } }
+macro_rules! info { ($($t:tt)*) => { if $crate::log::enabled($crate::log::Level::Info) { $crate::log::write($crate::log::Level::Info, format_args!($($t)*)) } } }
 #[macro_export]
-macro_rules! warn { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Warning, format_args!($($t)*)) } }
+macro_rules! warn { ($($t:tt)*) => { if $crate::log::enabled($crate::log::Level::Warning) { $crate::log::write($crate::log::Level::Warning, format_args!($($t)*)) } } }

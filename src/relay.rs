@@ -50,6 +50,7 @@ use smol::future::{self, FutureExt};
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use smol::stream::StreamExt;
 
+use crate::alarm::Alarm;
 use crate::backoff::Backoff;
 use crate::error::Error;
 use crate::link::{self, Interest, Link, Liveness, SocketEvent};
@@ -140,6 +141,7 @@ where
     let mut answer_deadline: Option<Instant> = None;
     let mut eof_deadline: Option<Instant> = None;
     let mut interest = Interest::default();
+    let mut alarm = Alarm::default();
 
     let ending = loop {
         let now = Instant::now();
@@ -283,6 +285,7 @@ where
         .into_iter()
         .flatten()
         .min();
+        alarm.arm(next_timer);
 
         let event = {
             let pending_output = mcp.to_host().pending();
@@ -314,13 +317,8 @@ where
                 }
             };
             let timer = async {
-                match next_timer {
-                    Some(at) => {
-                        smol::Timer::at(at).await;
-                        Event::Timer
-                    }
-                    None => future::pending().await,
-                }
+                (&mut alarm).await;
+                Event::Timer
             };
             // Output first: delivering what we hold frees room to read more.
             stdout_write
