@@ -96,7 +96,16 @@ fn remote_side(name: &str, input: &[u8]) {
     });
 }
 
+/// Runs and reports one case, unless the command line names others
+/// (`cargo bench --bench framing -- small` runs the cases with "small").
 fn report(name: &str, bytes: usize, mut pass: impl FnMut()) {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if !filters.is_empty() && !filters.iter().any(|f| name.contains(f.as_str())) {
+        return;
+    }
     pass();
     let started = Instant::now();
     let mut passes = 0;

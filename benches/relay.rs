@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use support::{Home, Session, Sshd, SshdOptions, initialize};
 
 /// Runs per figure; the median is reported with min and max.
-const RUNS: usize = 5;
+const RUNS: usize = 7;
 /// Sequential echo calls per round-trip run.
 const ECHOES: usize = 2000;
 /// Requests written at once in the burst.
@@ -76,46 +76,63 @@ fn main() {
     let mut cpu = [Vec::new(), Vec::new()];
     for run in 0..RUNS {
         eprintln!("run {}/{RUNS}", run + 1);
+        // Both sessions stay open side by side, and every measurement
+        // alternates between them, so that whatever else the machine does
+        // falls on both alike. Who goes first alternates too.
+        let mut sessions: Vec<Session> = Vec::new();
         for (i, client) in clients.iter().enumerate() {
             let (mut session, started) = start(client.command(&sshd, &home));
             session.call(&initialize(1));
             cold[i].push(ms(started.elapsed()));
             session.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+            sessions.push(session);
+        }
+        let order = |n: usize| if n % 2 == 0 { [0, 1] } else { [1, 0] };
 
-            let mut rtts = Vec::with_capacity(ECHOES);
-            for id in 0..ECHOES as u64 {
+        let mut rtts = [Vec::with_capacity(ECHOES), Vec::with_capacity(ECHOES)];
+        for id in 0..ECHOES {
+            for i in order(id) {
                 let at = Instant::now();
-                session.call(&echo(100 + id, "ping"));
-                rtts.push(at.elapsed().as_secs_f64() * 1e6);
+                sessions[i].call(&echo(100 + id as u64, "ping"));
+                rtts[i].push(at.elapsed().as_secs_f64() * 1e6);
             }
+        }
+        for (i, rtts) in rtts.iter_mut().enumerate() {
             rtts.sort_by(f64::total_cmp);
-            p50[i].push(percentile(&rtts, 0.50));
-            p90[i].push(percentile(&rtts, 0.90));
-            p99[i].push(percentile(&rtts, 0.99));
+            p50[i].push(percentile(rtts, 0.50));
+            p90[i].push(percentile(rtts, 0.90));
+            p99[i].push(percentile(rtts, 0.99));
+        }
 
-            let requests: String = (0..BURST as u64)
-                .map(|id| echo(10_000 + id, "burst") + "\n")
-                .collect();
+        let requests: String = (0..BURST as u64)
+            .map(|id| echo(10_000 + id, "burst") + "\n")
+            .collect();
+        let argument = "y".repeat(LARGE);
+        for i in order(run) {
+            let session = &mut sessions[i];
             let at = Instant::now();
             session.send_bytes(requests.as_bytes());
             for _ in 0..BURST {
                 session.recv();
             }
             burst[i].push(ms(at.elapsed()));
-
+        }
+        for i in order(run + 1) {
             let at = Instant::now();
-            let line = session.call(&format!(
+            let line = sessions[i].call(&format!(
                 r#"{{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{{"name":"blob","arguments":{{"size":{LARGE}}}}}}}"#
             ));
             down[i].push(mb_per_s(line.len(), at.elapsed()));
-
-            let argument = "y".repeat(LARGE);
+        }
+        for i in order(run) {
             let at = Instant::now();
-            session.call(&format!(
+            sessions[i].call(&format!(
                 r#"{{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{{"name":"length","arguments":{{"data":"{argument}"}}}}}}"#
             ));
             up[i].push(mb_per_s(LARGE, at.elapsed()));
+        }
 
+        for (i, session) in sessions.into_iter().enumerate() {
             let peak = proc_sample(session.child.id()).peak_rss_kib;
             let usage = finish(session);
             rss[i].push(peak as f64 / 1024.0);

@@ -58,7 +58,7 @@ impl StdoutFilter {
         while !chunk.is_empty() {
             match self.state {
                 State::Pass => {
-                    let end = match chunk.iter().position(|&b| b == b'\n') {
+                    let end = match memchr::memchr(b'\n', chunk) {
                         Some(i) => {
                             self.state = State::LineStart;
                             i + 1
@@ -69,7 +69,7 @@ impl StdoutFilter {
                     chunk = &chunk[end..];
                 }
                 State::Divert => {
-                    let (line, rest, done) = match chunk.iter().position(|&b| b == b'\n') {
+                    let (line, rest, done) = match memchr::memchr(b'\n', chunk) {
                         Some(i) => (&chunk[..i], &chunk[i + 1..], true),
                         None => (chunk, &chunk[chunk.len()..], false),
                     };

@@ -310,8 +310,8 @@ impl Scanner {
             // Almost all of a huge line is string content or an ignored tail: jump over it
             // rather than walking it through the state machine.
             let next = match self.state {
-                State::Ignore => rest.iter().position(|&b| b == b'\n'),
-                State::SkipString => rest.iter().position(|&b| matches!(b, b'"' | b'\\' | b'\n')),
+                State::Ignore => memchr::memchr(b'\n', rest),
+                State::SkipString => memchr::memchr3(b'"', b'\\', b'\n', rest),
                 _ => Some(0),
             };
             let Some((&b, tail)) = next

@@ -20,6 +20,7 @@ pub mod alarm;
 pub mod atomic_file;
 pub mod auth;
 pub mod backoff;
+pub mod cipher_order;
 pub mod cli;
 pub mod config;
 pub mod error;

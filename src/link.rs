@@ -551,7 +551,7 @@ struct StderrLines {
 
 impl StderrLines {
     fn push(&mut self, mut data: &[u8]) {
-        while let Some(i) = data.iter().position(|&b| b == b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', data) {
             self.partial.extend_from_slice(&data[..i]);
             self.emit();
             data = &data[i + 1..];

@@ -65,7 +65,7 @@ impl LineFramer {
     pub fn push(&mut self, chunk: &[u8], mut on: impl FnMut(Piece<'_>)) {
         let mut rest = chunk;
         while !rest.is_empty() {
-            let (segment, complete) = match rest.iter().position(|&b| b == b'\n') {
+            let (segment, complete) = match memchr::memchr(b'\n', rest) {
                 Some(i) => (&rest[..=i], true),
                 None => (rest, false),
             };

@@ -472,7 +472,7 @@ fn log_heads(direction: &str, data: &[u8], at_line_start: &mut bool) {
             let head = head.split(|&b| b == b'\n').next().unwrap_or(head);
             debug!("{direction}: {}", String::from_utf8_lossy(head));
         }
-        match rest.iter().position(|&b| b == b'\n') {
+        match memchr::memchr(b'\n', rest) {
             Some(i) => {
                 *at_line_start = true;
                 rest = &rest[i + 1..];
