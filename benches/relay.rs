@@ -43,6 +43,11 @@ fn main() {
         println!("benchmark: run it with `cargo bench --bench relay`");
         return;
     }
+    let ours = our_binary();
+    eprintln!("measuring {ours}");
+    // SAFETY: no other thread runs yet; the test support reads this
+    // variable to pick the binary it starts.
+    unsafe { std::env::set_var("M2M_TEST_BINARY", &ours) };
     let sshd = Sshd::start_with(SshdOptions {
         force_command: Some(format!(
             "{} --echo-server",
@@ -183,6 +188,35 @@ fn main() {
     );
 
     report(&figures);
+}
+
+/// The binary we ship: the static musl build for this machine, built (or
+/// brought up to date) by `scripts/build-static.sh`, unless
+/// `M2M_BENCH_BINARY` names another, such as `target/release`'s glibc build.
+fn our_binary() -> String {
+    if let Ok(path) = std::env::var("M2M_BENCH_BINARY") {
+        return path;
+    }
+    let arch = std::env::consts::ARCH;
+    let triple = match arch {
+        "x86_64" => "x86_64-unknown-linux-musl",
+        "aarch64" => "aarch64-unknown-linux-musl",
+        "arm" => "armv7-unknown-linux-musleabihf",
+        other => panic!("no static build for {other}: set M2M_BENCH_BINARY"),
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new("bash")
+        .arg(root.join("scripts/build-static.sh"))
+        .arg(triple)
+        .status()
+        .expect("cannot run scripts/build-static.sh");
+    assert!(status.success(), "scripts/build-static.sh {triple} failed");
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), Into::into);
+    target
+        .join("static")
+        .join(format!("m2m-mcp-server-ssh-client-{triple}"))
+        .display()
+        .to_string()
 }
 
 #[derive(Clone, Copy)]

@@ -11,7 +11,8 @@
 //! malformations it meets on the path it has to walk. [`InFlight`] keeps the requests sent
 //! one way and not yet answered the other way.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Most requests [`InFlight`] tracks at once; beyond this the oldest is forgotten, so a remote
 /// that never answers cannot make the relay grow without bound.
@@ -620,42 +621,46 @@ fn is_json_number(text: &[u8]) -> bool {
 /// A request whose id is already pending replaces the older entry and moves to the back, as it
 /// is the one that will be answered. At most [`MAX_IN_FLIGHT`] requests are kept; the oldest
 /// are dropped beyond that.
+///
+/// Every message passes through here, so the common path is one hash-map insert per request
+/// and one removal per answer. The order is a log of sends in which an entry whose id was since
+/// answered or re-sent is stale: stale entries are dropped from its front as they surface, and
+/// the whole log is compacted once they outnumber the live ones, so it stays within twice the
+/// pending requests.
 #[derive(Debug, Default)]
 pub struct InFlight {
     next_seq: u64,
-    /// Where each pending id sits in `by_seq`.
-    by_id: HashMap<Id, u64>,
-    /// Pending requests in the order sent, so the oldest can be found and dropped cheaply.
-    by_seq: BTreeMap<u64, (Id, String)>,
+    /// Each pending id, with the sequence number of its latest send and its method.
+    by_id: HashMap<Id, (u64, String), BuildHasherDefault<IdHasher>>,
+    /// Sends, oldest first; an entry is live while `by_id` holds its id with its sequence.
+    order: VecDeque<(u64, Id)>,
 }
 
 impl InFlight {
     /// Notes a request sent.
     pub fn add(&mut self, id: Id, method: String) {
-        if let Some(seq) = self.by_id.remove(&id) {
-            self.by_seq.remove(&seq);
-        }
-        if self.by_seq.len() >= MAX_IN_FLIGHT {
-            if let Some((_, (oldest, _))) = self.by_seq.pop_first() {
+        if self.by_id.len() >= MAX_IN_FLIGHT && !self.by_id.contains_key(&id) {
+            self.drop_stale_front();
+            if let Some((_, oldest)) = self.order.pop_front() {
                 self.by_id.remove(&oldest);
             }
         }
         let seq = self.next_seq;
         // A u64 sequence cannot wrap within any real session.
         self.next_seq = self.next_seq.wrapping_add(1);
-        self.by_id.insert(id.clone(), seq);
-        self.by_seq.insert(seq, (id, method));
+        self.by_id.insert(id.clone(), (seq, method));
+        self.order.push_back((seq, id));
+        self.compact();
     }
 
     /// Notes an answer; false if no request with this id was pending.
     pub fn answer(&mut self, id: &Id) -> bool {
-        match self.by_id.remove(id) {
-            Some(seq) => {
-                self.by_seq.remove(&seq);
-                true
-            }
-            None => false,
+        let pending = self.by_id.remove(id).is_some();
+        if pending {
+            self.drop_stale_front();
+            self.compact();
         }
+        pending
     }
 
     /// Whether a request with this id is pending.
@@ -665,21 +670,81 @@ impl InFlight {
 
     /// Number of requests still unanswered.
     pub fn pending(&self) -> usize {
-        self.by_seq.len()
+        self.by_id.len()
     }
 
     /// The unanswered requests, oldest first (id and method).
     pub fn requests(&self) -> impl Iterator<Item = (&Id, &str)> {
-        self.by_seq
-            .values()
-            .map(|(id, method)| (id, method.as_str()))
+        self.order
+            .iter()
+            .filter_map(|(seq, id)| match self.by_id.get(id) {
+                Some((live, method)) if live == seq => Some((id, method.as_str())),
+                _ => None,
+            })
     }
 
     /// Removes and returns every unanswered request, oldest first.
     pub fn take_all(&mut self) -> Vec<(Id, String)> {
-        let taken = std::mem::take(&mut self.by_seq);
-        self.by_id.clear();
-        taken.into_values().collect()
+        let order = std::mem::take(&mut self.order);
+        let mut by_id = std::mem::take(&mut self.by_id);
+        order
+            .into_iter()
+            .filter_map(|(seq, id)| match by_id.remove(&id) {
+                Some((live, method)) if live == seq => Some((id, method)),
+                Some(newer) => {
+                    // A later send of the same id comes further on in the log.
+                    by_id.insert(id, newer);
+                    None
+                }
+                None => None,
+            })
+            .collect()
+    }
+
+    fn is_live(&self, seq: u64, id: &Id) -> bool {
+        self.by_id.get(id).is_some_and(|(live, _)| *live == seq)
+    }
+
+    fn drop_stale_front(&mut self) {
+        while let Some((seq, id)) = self.order.front() {
+            if self.is_live(*seq, id) {
+                break;
+            }
+            self.order.pop_front();
+        }
+    }
+
+    fn compact(&mut self) {
+        if self.order.len() > 2 * self.by_id.len() + 32 {
+            let by_id = &self.by_id;
+            self.order
+                .retain(|(seq, id)| by_id.get(id).is_some_and(|(live, _)| live == seq));
+        }
+    }
+}
+
+/// A fast hash for ids (FxHash's multiply-rotate, a word at a time). The ids in the map are the
+/// ones our own host sent, so there is nobody to defend against with SipHash's keyed hashing,
+/// which cost more than the rest of tracking a request.
+#[derive(Default)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        // The multiply leaves the low bits, which pick the bucket, the least mixed.
+        self.0.rotate_left(26)
     }
 }
 
@@ -1295,6 +1360,38 @@ mod tests {
         assert_eq!(in_flight.set.pending(), 2);
         in_flight.remote_sent(b"[{\"id\":2,\"result\":1},{\"id\":1,\"error\":{}}]\n");
         assert_eq!(in_flight.set.pending(), 0);
+    }
+
+    #[test]
+    fn a_resent_id_counts_once_at_its_latest_place_and_stale_sends_do_not_pile_up() {
+        let mut set = InFlight::default();
+        set.add(num("1"), "a".into());
+        set.add(num("2"), "b".into());
+        set.add(num("1"), "c".into());
+        assert_eq!(set.pending(), 2);
+        assert_eq!(
+            set.requests().collect::<Vec<_>>(),
+            [(&num("2"), "b"), (&num("1"), "c")]
+        );
+        // Answered out of order, many times over: the log stays near the live count.
+        for n in 10..10_000 {
+            set.add(num(&n.to_string()), "m".into());
+            if n % 2 == 0 {
+                assert!(set.answer(&num(&(n - 1).to_string())) || n == 10);
+            }
+        }
+        assert!(
+            set.order.len() <= 2 * set.pending() + 32,
+            "{}",
+            set.order.len()
+        );
+        // 9,990 sent, the 4,994 odd ones from 11 on answered.
+        assert_eq!(set.pending(), 2 + 4996);
+        let all = set.take_all();
+        assert_eq!(&all[..2], &[(num("2"), "b".into()), (num("1"), "c".into())]);
+        assert_eq!(all.len(), 2 + 4996);
+        assert_eq!(set.pending(), 0);
+        assert!(!set.answer(&num("2")));
     }
 
     #[test]

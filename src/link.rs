@@ -45,10 +45,12 @@ use crate::{debug, info, warn};
 const READ_CHUNK: usize = 64 * 1024;
 /// Input from the host not yet taken by the channel; past this we stop
 /// reading stdin, so a slow remote slows the host instead of our memory.
-pub const TO_REMOTE_LIMIT: usize = 1024 * 1024;
+/// Four reads' worth: libssh2 takes at most one 32 KiB packet per call.
+pub const TO_REMOTE_LIMIT: usize = 256 * 1024;
 /// Output for the host not yet written; past this we stop reading the
-/// channel's stdout, so the SSH window throttles the remote.
-pub const TO_HOST_LIMIT: usize = 1024 * 1024;
+/// channel's stdout, so the SSH window throttles the remote. A pipe to
+/// the host holds 64 KiB; more than a few of those only costs memory.
+pub const TO_HOST_LIMIT: usize = 256 * 1024;
 /// A remote stderr line longer than this is printed in pieces.
 const STDERR_LINE_LIMIT: usize = 4096;
 /// Bound on each of the closing steps (EOF, close, disconnect).

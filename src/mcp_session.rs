@@ -53,9 +53,14 @@ const HOLD_RESTORING: usize = 16 * 1024 * 1024;
 /// Beyond either, a request is answered with the error at once.
 pub const MAX_QUEUED: usize = 1024;
 pub const MAX_QUEUED_BYTES: usize = 8 * 1024 * 1024;
-/// Output for the host is compacted once this much of it has been written,
-/// so that a host reading in small bites cannot make it grow without bound.
-const COMPACT_AFTER: usize = 1024 * 1024;
+/// Output is compacted once this much of it has been written and the
+/// written part outweighs the rest: the bytes moved never exceed those
+/// written, and a reader taking small bites cannot make it grow.
+const COMPACT_AFTER: usize = 64 * 1024;
+/// An output buffer that grew past this for a burst is given back once
+/// drained, so that one large message does not stay resident for the rest
+/// of the session.
+const KEEP_CAPACITY: usize = 128 * 1024;
 /// Prefix of the ids of our own requests: no host uses it, and the host
 /// never sees an answer to one.
 const OWN_ID_PREFIX: &str = "m2m-mcp-server-ssh-client/";
@@ -93,7 +98,10 @@ impl Outgoing {
         if self.done == self.data.len() {
             self.data.clear();
             self.done = 0;
-        } else if self.done >= COMPACT_AFTER {
+            if self.data.capacity() > KEEP_CAPACITY {
+                self.data = Vec::new();
+            }
+        } else if self.done >= COMPACT_AFTER && self.done >= self.len() {
             self.data.drain(..self.done);
             self.done = 0;
         }

@@ -44,6 +44,16 @@ const HOST_KEY_ALGORITHMS: &[&str] = &[
     "ssh-rsa",
 ];
 
+/// How much the server may send on our channel before we have read it.
+/// libssh2 reads everything that arrives into its own queue at once, so
+/// when the host reads slower than the network delivers, this is what
+/// waits in our memory (libssh2's default is 2 MiB, as OpenSSH's). 512 KiB
+/// keeps a 50 ms link at 10 MB/s, beyond what MCP messages need, and a
+/// loopback link at several hundred (see `benches/`).
+const CHANNEL_WINDOW: u32 = 512 * 1024;
+/// Largest data packet the server may send: libssh2's default.
+const CHANNEL_PACKET: u32 = 32 * 1024;
+
 /// Opens the session and its channel, or says exactly why not.
 pub async fn connect(
     config: &Config,
@@ -257,7 +267,7 @@ fn log_algorithms(session: &Session) {
 /// pty: the peer server refuses one, and a pty would mangle JSON lines.
 async fn open_channel(session: &Session, remote: &Remote) -> Result<Channel, Error> {
     let mut channel = session
-        .channel_session()
+        .channel_open("session", CHANNEL_WINDOW, CHANNEL_PACKET, None)
         .await
         .map_err(|e| Error::Channel {
             what: "session channel".into(),
