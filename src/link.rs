@@ -139,6 +139,9 @@ pub struct Link {
     stalled_since: Option<Instant>,
     /// A probe was sent and its answer has not been seen yet.
     probing: bool,
+    /// The socket may hold bytes libssh2 has not read: it was reported
+    /// readable since libssh2 last drained it.
+    maybe_readable: bool,
     pub eof_sent: bool,
 }
 
@@ -168,6 +171,7 @@ impl Link {
             next_keepalive: liveness.keepalive.map(|interval| now + interval),
             stalled_since: None,
             probing: false,
+            maybe_readable: true,
             eof_sent: false,
         }
     }
@@ -193,12 +197,14 @@ impl Link {
         let mut write_blocked = None;
         let mut heard = self.probe_answered();
         let window_before = self.channel.write_window().remaining;
+        // Every libssh2 call reads the socket until it would block before
+        // doing its work, so after any call the socket is drained and what
+        // arrived sits in libssh2's queue, where `unread` sees it. A socket
+        // not reported readable since then has nothing new: a read would
+        // only cost a futile recv.
+        let mut drained = !self.maybe_readable;
         loop {
             let mut progress = false;
-            // Every libssh2 call reads the socket until it would block before
-            // doing its work, so after any call the socket is drained and what
-            // arrived sits in libssh2's queue, where `unread` sees it.
-            let mut drained = false;
             // Writing first: libssh2 reads pending packets before it writes,
             // and the reads below then see whatever that pulled in.
             let mut more_to_write = false;
@@ -265,6 +271,10 @@ impl Link {
                     }
                     Err(e) => return Err(e),
                 }
+                drained = true;
+            }
+            if drained {
+                self.maybe_readable = false;
             }
             // Another pass only where it can move something: more to write
             // after a write that was taken whole, a read that filled the
@@ -316,6 +326,14 @@ impl Link {
     /// Notes that bytes arrived from the server.
     pub fn heard(&mut self, now: Instant) {
         self.last_inbound = now;
+        self.maybe_readable = true;
+    }
+
+    /// Notes that the socket let libssh2 go on without a word from the
+    /// server (writable, or the pause after a call that named no direction):
+    /// the next pump tries every direction again.
+    pub fn unblocked(&mut self) {
+        self.maybe_readable = true;
     }
 
     /// Sends a probe if one is due. Call it just before waiting on the

@@ -337,7 +337,11 @@ where
                     current.heard(Instant::now());
                 }
             }
-            Event::Socket(Ok(SocketEvent::Writable | SocketEvent::Retry)) => {}
+            Event::Socket(Ok(SocketEvent::Writable | SocketEvent::Retry)) => {
+                if let Some(current) = link.as_mut() {
+                    current.unblocked();
+                }
+            }
             Event::Socket(Err(e)) => {
                 // The pump will meet the same error and report the loss.
                 debug!("waiting on the connection: {e}");
