@@ -28,6 +28,8 @@ const ECHOES: usize = 2000;
 const BURST: usize = 1000;
 /// Size of the large result and of the large argument.
 const LARGE: usize = 8 * 1024 * 1024;
+/// The one message that must stream: far larger than any buffer of ours.
+const HUGE: usize = 64 * 1024 * 1024;
 /// How long the idle session is watched.
 const IDLE: Duration = Duration::from_secs(10);
 
@@ -162,6 +164,29 @@ fn main() {
         "ms",
         Better::Lower,
         cpu,
+    );
+
+    // One 64 MiB result in a fresh session: what the largest message costs
+    // in memory on the path that streams it.
+    let mut huge_rss = [Vec::new(), Vec::new()];
+    for (i, client) in clients.iter().enumerate() {
+        eprintln!("64 MiB result: {}", client.name());
+        let (mut session, _) = start(client.command(&sshd, &home));
+        session.call(&initialize(1));
+        let idle = proc_sample(session.child.id()).peak_rss_kib;
+        let line = session.call(&format!(
+            r#"{{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{{"name":"blob","arguments":{{"size":{HUGE}}}}}}}"#
+        ));
+        assert!(line.len() > HUGE, "the 64 MiB result arrived cut");
+        let peak = proc_sample(session.child.id()).peak_rss_kib;
+        huge_rss[i].push(peak.saturating_sub(idle) as f64 / 1024.0);
+        finish(session);
+    }
+    add(
+        "64 MiB result: peak RSS above idle",
+        "MiB",
+        Better::Lower,
+        huge_rss,
     );
 
     let mut idle_cpu = [Vec::new(), Vec::new()];
