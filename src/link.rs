@@ -277,8 +277,8 @@ impl Link {
                 self.maybe_readable = false;
             }
             // Another pass only where it can move something: more to write
-            // after a write that was taken whole, a read that filled the
-            // chunk, or data still queued in libssh2. Anything else arrives
+            // after a write that went through, a read that filled the chunk,
+            // or data still queued in libssh2. Anything else arrives
             // on the socket, and the wait sees it.
             if progress && (more_to_write || more_to_read || self.unread()) {
                 rechecked = false;
@@ -541,7 +541,8 @@ pub fn connection_failure(e: &io::Error) -> String {
         | "socket disconnect"
         | "Failed getting banner"
         | "Failure while draining incoming flow"
-        | "Unable to send channel data" => {
+        | "Unable to send channel data"
+        | "Unable to send transfer-window adjustment packet, deferring" => {
             debug!("libssh2: {raw}");
             "the server closed the connection or the network dropped it".into()
         }
@@ -598,6 +599,29 @@ impl StderrLines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_way_libssh2_reports_a_dropped_connection_reads_the_same() {
+        for raw in [
+            "transport read",
+            "socket disconnect",
+            "Failure while draining incoming flow",
+            "Unable to send channel data",
+            // A read that must first grow the server's window meets the cut
+            // while sending that adjustment.
+            "Unable to send transfer-window adjustment packet, deferring",
+        ] {
+            assert_eq!(
+                connection_failure(&io::Error::other(raw)),
+                "the server closed the connection or the network dropped it",
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            connection_failure(&io::Error::other("something else")),
+            "something else"
+        );
+    }
 
     #[test]
     fn silence_allowed_is_count_intervals_and_never_less_than_one_interval_and_an_answer() {
