@@ -630,8 +630,8 @@ fn is_json_number(text: &[u8]) -> bool {
 #[derive(Debug, Default)]
 pub struct InFlight {
     next_seq: u64,
-    /// Each pending id, with the sequence number of its latest send and its method.
-    by_id: HashMap<Id, (u64, String), BuildHasherDefault<IdHasher>>,
+    /// Id → (sequence number of its latest send, method).
+    by_id: PendingById,
     /// Sends, oldest first; an entry is live while `by_id` holds its id with its sequence.
     order: VecDeque<(u64, Id)>,
 }
@@ -701,13 +701,14 @@ impl InFlight {
             .collect()
     }
 
-    fn is_live(&self, seq: u64, id: &Id) -> bool {
-        self.by_id.get(id).is_some_and(|(live, _)| *live == seq)
+    /// Whether this send is still the pending one for its id.
+    fn is_live(by_id: &PendingById, seq: u64, id: &Id) -> bool {
+        by_id.get(id).is_some_and(|(live, _)| *live == seq)
     }
 
     fn drop_stale_front(&mut self) {
         while let Some((seq, id)) = self.order.front() {
-            if self.is_live(*seq, id) {
+            if Self::is_live(&self.by_id, *seq, id) {
                 break;
             }
             self.order.pop_front();
@@ -718,10 +719,13 @@ impl InFlight {
         if self.order.len() > 2 * self.by_id.len() + 32 {
             let by_id = &self.by_id;
             self.order
-                .retain(|(seq, id)| by_id.get(id).is_some_and(|(live, _)| live == seq));
+                .retain(|(seq, id)| Self::is_live(by_id, *seq, id));
         }
     }
 }
+
+/// Each pending id, with the sequence number of its latest send and its method.
+type PendingById = HashMap<Id, (u64, String), BuildHasherDefault<IdHasher>>;
 
 /// A fast hash for ids (FxHash's multiply-rotate, a word at a time). The ids in the map are the
 /// ones our own host sent, so there is nobody to defend against with SipHash's keyed hashing,

@@ -62,13 +62,12 @@ pub fn enabled(level: Level) -> bool {
     level as u8 >= THRESHOLD.load(Ordering::Relaxed)
 }
 
-/// Prints one line at `level`. A failed write to stderr is ignored: there is
-/// nowhere left to report it, and it must not end the session.
+/// Prints one line at `level`; the macros below call it only when the level
+/// is enabled. A failed write to stderr is ignored: there is nowhere left to
+/// report it, and it must not end the session.
 pub fn write(level: Level, args: fmt::Arguments<'_>) {
-    if enabled(level) {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{PREFIX}: {}: {args}", level.label());
-    }
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{PREFIX}: {}: {args}", level.label());
 }
 
 /// The final line of a run that failed: no level label, so that it reads as

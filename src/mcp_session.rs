@@ -830,20 +830,18 @@ mod tests {
     const INIT_ANSWER: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"s","version":"1"}}}"#;
     const OWN: &str = "m2m-mcp-server-ssh-client/";
 
-    fn take_remote(session: &mut McpSession) -> String {
-        let out = session.to_remote();
+    fn take(out: &mut Outgoing) -> String {
         let text = String::from_utf8(out.pending().to_vec()).unwrap();
-        let n = out.len();
-        out.consumed(n);
+        out.consumed(out.len());
         text
     }
 
+    fn take_remote(session: &mut McpSession) -> String {
+        take(session.to_remote())
+    }
+
     fn take_host(session: &mut McpSession) -> String {
-        let out = session.to_host();
-        let text = String::from_utf8(out.pending().to_vec()).unwrap();
-        let n = out.len();
-        out.consumed(n);
-        text
+        take(session.to_host())
     }
 
     fn line(text: &str) -> String {
