@@ -62,6 +62,47 @@ fn main() {
         "remote → host, 100,000 small responses",
         small_responses.as_bytes(),
     );
+    bursts(
+        "both ways, bursts of 1,000 small requests answered",
+        &small_requests,
+        &small_responses,
+    );
+}
+
+/// What the relay benchmark's burst asks of us: 1,000 requests from the host
+/// tracked, then their 1,000 answers matched, over and over.
+fn bursts(name: &str, requests: &str, responses: &str) {
+    const BURST: usize = 1000;
+    let requests: Vec<&str> = requests.split_inclusive('\n').collect();
+    let responses: Vec<&str> = responses.split_inclusive('\n').collect();
+    let bursts: Vec<(String, String)> = requests
+        .chunks(BURST)
+        .zip(responses.chunks(BURST))
+        .map(|(q, a)| (q.concat(), a.concat()))
+        .collect();
+    let bytes = bursts.iter().map(|(q, a)| q.len() + a.len()).sum();
+    let mut filter = StdoutFilter::default();
+    let mut out = Vec::with_capacity(CHUNK * 2);
+    report(name, bytes, || {
+        let mut session = McpSession::new();
+        for (q, a) in &bursts {
+            for chunk in q.as_bytes().chunks(CHUNK) {
+                session.from_host(chunk);
+                let sent = session.to_remote().len();
+                black_box(session.to_remote().pending());
+                session.to_remote().consumed(sent);
+            }
+            for chunk in a.as_bytes().chunks(CHUNK) {
+                out.clear();
+                filter.push(chunk, &mut out, |_, _| {}, |_| {});
+                session.from_remote(&out);
+                let written = session.to_host().len();
+                black_box(session.to_host().pending());
+                session.to_host().consumed(written);
+            }
+        }
+        assert_eq!(session.unanswered(), 0, "an answer was not matched");
+    });
 }
 
 /// Framing, escaping and in-flight tracking, as the relay applies them to stdin.

@@ -14,6 +14,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::short_text::ShortText;
+
 /// Most requests [`InFlight`] tracks at once; beyond this the oldest is forgotten, so a remote
 /// that never answers cannot make the relay grow without bound.
 pub const MAX_IN_FLIGHT: usize = 65_536;
@@ -33,9 +35,9 @@ const MAX_ID_LEN: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Id {
     /// A numeric id, exactly as written on the wire.
-    Number(String),
+    Number(ShortText),
     /// A string id with its escapes decoded; invalid UTF-8 becomes U+FFFD.
-    String(String),
+    String(ShortText),
 }
 
 /// What one message is.
@@ -46,12 +48,12 @@ pub enum Message {
         /// The id the answer will carry.
         id: Id,
         /// The method called, escapes decoded.
-        method: String,
+        method: ShortText,
     },
     /// Has `method` and no `id`.
     Notification {
         /// The method called, escapes decoded.
-        method: String,
+        method: ShortText,
     },
     /// Has `id` (possibly null, giving `None`) and no `method` (normally `result` or `error`).
     Response {
@@ -124,7 +126,7 @@ enum IdField {
 enum MethodField {
     #[default]
     Absent,
-    Value(String),
+    Value(ShortText),
     Invalid,
 }
 
@@ -184,8 +186,11 @@ impl Capture {
     }
 
     /// Decodes the bytes lossily, as invalid UTF-8 must not stop a message being recognised.
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes).into_owned()
+    fn text(&self) -> ShortText {
+        match std::str::from_utf8(&self.bytes) {
+            Ok(text) => ShortText::from(text),
+            Err(_) => ShortText::from(String::from_utf8_lossy(&self.bytes).into_owned()),
+        }
     }
 
     fn string_byte(&mut self, b: u8) -> Step {
@@ -308,11 +313,27 @@ impl Scanner {
     pub fn push(&mut self, chunk: &[u8], mut on_message: impl FnMut(Message)) {
         let mut rest = chunk;
         while !rest.is_empty() {
-            // Almost all of a huge line is string content or an ignored tail: jump over it
-            // rather than walking it through the state machine.
+            // Most bytes of a line, huge or small, are string content, a skipped value or an
+            // ignored tail: jump to the next byte that matters rather than walking each one
+            // through the state machine.
             let next = match self.state {
                 State::Ignore => memchr::memchr(b'\n', rest),
-                State::SkipString => memchr::memchr3(b'"', b'\\', b'\n', rest),
+                State::SkipString => string_end(rest),
+                State::SkipNested => rest
+                    .iter()
+                    .position(|&b| matches!(b, b'"' | b'{' | b'[' | b'}' | b']' | b'\n')),
+                State::Key | State::Capture if matches!(self.capture.escape, Escape::None) => {
+                    let at = string_end(rest);
+                    self.capture.put(&rest[..at.unwrap_or(rest.len())]);
+                    at
+                }
+                State::Token => {
+                    let at = rest.iter().position(|&b| !is_token_byte(b));
+                    if self.target == Target::Id {
+                        self.capture.put(&rest[..at.unwrap_or(rest.len())]);
+                    }
+                    at
+                }
                 _ => Some(0),
             };
             let Some((&b, tail)) = next
@@ -570,6 +591,21 @@ impl Scanner {
     }
 }
 
+/// Where the string content at the start of `bytes` stops: its closing quote, an escape, or
+/// the end of the line. Most strings in a message are a few bytes long (keys, `"2.0"`, names),
+/// where a plain loop beats setting up a vectorised search; a long one gets the search.
+fn string_end(bytes: &[u8]) -> Option<usize> {
+    const SHORT: usize = 32;
+    let head = &bytes[..bytes.len().min(SHORT)];
+    match head.iter().position(|&b| matches!(b, b'"' | b'\\' | b'\n')) {
+        Some(at) => Some(at),
+        None if bytes.len() > SHORT => {
+            memchr::memchr3(b'"', b'\\', b'\n', &bytes[SHORT..]).map(|at| at + SHORT)
+        }
+        None => None,
+    }
+}
+
 /// JSON whitespace other than `\n`, which always ends a line.
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r')
@@ -624,9 +660,9 @@ fn is_json_number(text: &[u8]) -> bool {
 ///
 /// Every message passes through here, so the common path is one hash-map insert per request
 /// and one removal per answer. The order is a log of sends in which an entry whose id was since
-/// answered or re-sent is stale: stale entries are dropped from its front as they surface, and
-/// the whole log is compacted once they outnumber the live ones, so it stays within twice the
-/// pending requests.
+/// answered or re-sent is stale: an answer to the oldest send takes its entry off the front,
+/// other stale entries stay until the whole log is compacted, once they outnumber the live ones,
+/// so it stays within twice the pending requests.
 #[derive(Debug, Default)]
 pub struct InFlight {
     next_seq: u64,
@@ -638,7 +674,7 @@ pub struct InFlight {
 
 impl InFlight {
     /// Notes a request sent.
-    pub fn add(&mut self, id: Id, method: String) {
+    pub fn add(&mut self, id: Id, method: ShortText) {
         if self.by_id.len() >= MAX_IN_FLIGHT && !self.by_id.contains_key(&id) {
             self.drop_stale_front();
             if let Some((_, oldest)) = self.order.pop_front() {
@@ -655,12 +691,16 @@ impl InFlight {
 
     /// Notes an answer; false if no request with this id was pending.
     pub fn answer(&mut self, id: &Id) -> bool {
-        let pending = self.by_id.remove(id).is_some();
-        if pending {
-            self.drop_stale_front();
-            self.compact();
+        let Some((seq, _)) = self.by_id.remove(id) else {
+            return false;
+        };
+        // Answers mostly come in the order sent: the oldest send is this one, and goes
+        // without a lookup. Others leave a stale entry for `compact` (or `add`) to drop.
+        if self.order.front().is_some_and(|(oldest, _)| *oldest == seq) {
+            self.order.pop_front();
         }
-        pending
+        self.compact();
+        true
     }
 
     /// Whether a request with this id is pending.
@@ -684,7 +724,7 @@ impl InFlight {
     }
 
     /// Removes and returns every unanswered request, oldest first.
-    pub fn take_all(&mut self) -> Vec<(Id, String)> {
+    pub fn take_all(&mut self) -> Vec<(Id, ShortText)> {
         let order = std::mem::take(&mut self.order);
         let mut by_id = std::mem::take(&mut self.by_id);
         order
@@ -725,7 +765,7 @@ impl InFlight {
 }
 
 /// Each pending id, with the sequence number of its latest send and its method.
-type PendingById = HashMap<Id, (u64, String), BuildHasherDefault<IdHasher>>;
+type PendingById = HashMap<Id, (u64, ShortText), BuildHasherDefault<IdHasher>>;
 
 /// A fast hash for ids (FxHash's multiply-rotate, a word at a time). The ids in the map are the
 /// ones our own host sent, so there is nobody to defend against with SipHash's keyed hashing,
@@ -770,23 +810,23 @@ mod tests {
     }
 
     fn num(text: &str) -> Id {
-        Id::Number(text.to_owned())
+        Id::Number(text.into())
     }
 
     fn string(text: &str) -> Id {
-        Id::String(text.to_owned())
+        Id::String(text.into())
     }
 
     fn request(id: Id, method: &str) -> Message {
         Message::Request {
             id,
-            method: method.to_owned(),
+            method: method.into(),
         }
     }
 
     fn notification(method: &str) -> Message {
         Message::Notification {
-            method: method.to_owned(),
+            method: method.into(),
         }
     }
 
@@ -1267,7 +1307,7 @@ mod tests {
         assert!(set.contains(&num("1")));
         assert_eq!(
             set.take_all(),
-            vec![(num("2"), "b".to_owned()), (num("1"), "a".to_owned())]
+            vec![(num("2"), "b".into()), (num("1"), "a".into())]
         );
         assert_eq!(set.pending(), 0);
         assert!(!set.answer(&num("1")));

@@ -35,6 +35,7 @@ use crate::jsonrpc::{Id, InFlight, Message};
 use crate::line_separators::SeparatorEscaper;
 use crate::message_lines::{LineFramer, Piece};
 use crate::relay_messages::{self as messages, Agreement};
+use crate::short_text::ShortText;
 use crate::{debug, info, warn};
 
 /// Lines up to this size are held until whole, so they can be acted on; a
@@ -532,7 +533,7 @@ impl Core {
             if let Message::Request { id, .. } = m {
                 let line = messages::error_line(id, message, reason);
                 self.send_host(&line);
-                self.answered.add(id.clone(), String::new());
+                self.answered.add(id.clone(), ShortText::from(""));
             }
         }
     }
@@ -776,7 +777,7 @@ impl Core {
         for (id, _) in self.host_requests.take_all() {
             let line = messages::error_line(&id, message, reason);
             self.send_host(&line);
-            self.answered.add(id, String::new());
+            self.answered.add(id, ShortText::from(""));
         }
         for (id, method) in self.remote_requests.take_all() {
             self.stale.add(id, method);

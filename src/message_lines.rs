@@ -165,7 +165,7 @@ mod tests {
 
     fn request(id: u64, method: &str) -> Message {
         Message::Request {
-            id: Id::Number(id.to_string()),
+            id: Id::Number(id.to_string().into()),
             method: method.into(),
         }
     }

