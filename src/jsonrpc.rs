@@ -1166,6 +1166,8 @@ mod tests {
             "not json",
             r#"{"id":{"nested":"}"},"method":"x"}"#,
             r#"{"id":-12.5E-7,"method":"num"}"#,
+            // Strings past the short scan, with escapes on both sides of its end.
+            r#"{"params":{"text":"a skipped string over thirty-two bytes long, "quoted" after"},"id":"an id over thirty-two bytes, with an escape: é","method":"a/method/name/over/thirty-two/bytes"}"#,
         ];
         let mut input = Vec::new();
         for line in lines {
@@ -1179,8 +1181,15 @@ mod tests {
     fn every_split_point_gives_the_same_messages() {
         let input = sample_lines();
         let whole = scan(&input);
-        assert_eq!(whole.len(), 10);
+        assert_eq!(whole.len(), 11);
         assert_eq!(whole[1], request(string("Aé\"\\"), "méth😀d😀"));
+        assert_eq!(
+            whole[10],
+            request(
+                string("an id over thirty-two bytes, with an escape: é"),
+                "a/method/name/over/thirty-two/bytes"
+            )
+        );
 
         let mut scanner = Scanner::default();
         let mut bytewise = Vec::new();
