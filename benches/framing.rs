@@ -81,25 +81,12 @@ fn bursts(name: &str, requests: &str, responses: &str) {
         .map(|(q, a)| (q.concat(), a.concat()))
         .collect();
     let bytes = bursts.iter().map(|(q, a)| q.len() + a.len()).sum();
-    let mut filter = StdoutFilter::default();
-    let mut out = Vec::with_capacity(CHUNK * 2);
+    let mut remote = Remote::default();
     report(name, bytes, || {
         let mut session = McpSession::new();
         for (q, a) in &bursts {
-            for chunk in q.as_bytes().chunks(CHUNK) {
-                session.from_host(chunk);
-                let sent = session.to_remote().len();
-                black_box(session.to_remote().pending());
-                session.to_remote().consumed(sent);
-            }
-            for chunk in a.as_bytes().chunks(CHUNK) {
-                out.clear();
-                filter.push(chunk, &mut out, |_, _| {}, |_| {});
-                session.from_remote(&out);
-                let written = session.to_host().len();
-                black_box(session.to_host().pending());
-                session.to_host().consumed(written);
-            }
+            from_host(&mut session, q.as_bytes());
+            remote.feed(&mut session, a.as_bytes());
         }
         assert_eq!(session.unanswered(), 0, "an answer was not matched");
     });
@@ -109,12 +96,7 @@ fn bursts(name: &str, requests: &str, responses: &str) {
 fn host_side(name: &str, input: &[u8]) {
     report(name, input.len(), || {
         let mut session = McpSession::new();
-        for chunk in input.chunks(CHUNK) {
-            session.from_host(chunk);
-            let sent = session.to_remote().len();
-            black_box(session.to_remote().pending());
-            session.to_remote().consumed(sent);
-        }
+        from_host(&mut session, input);
         black_box(session.unanswered());
     });
 }
@@ -122,19 +104,52 @@ fn host_side(name: &str, input: &[u8]) {
 /// The stdout filter and in-flight tracking, as the relay applies them to
 /// the channel's stdout.
 fn remote_side(name: &str, input: &[u8]) {
-    let mut out = Vec::with_capacity(CHUNK * 2);
+    let mut remote = Remote::default();
     report(name, input.len(), || {
-        let mut filter = StdoutFilter::default();
         let mut session = McpSession::new();
+        remote.feed(&mut session, input);
+    });
+}
+
+/// Passes `input` from the host through `session` in the relay's chunks, and
+/// takes what it would write to the channel.
+fn from_host(session: &mut McpSession, input: &[u8]) {
+    for chunk in input.chunks(CHUNK) {
+        session.from_host(chunk);
+        let sent = session.to_remote().len();
+        black_box(session.to_remote().pending());
+        session.to_remote().consumed(sent);
+    }
+}
+
+/// The remote's side of a session: its stdout filter, and the buffer it filters into.
+struct Remote {
+    filter: StdoutFilter,
+    out: Vec<u8>,
+}
+
+impl Default for Remote {
+    fn default() -> Remote {
+        Remote {
+            filter: StdoutFilter::default(),
+            out: Vec::with_capacity(CHUNK * 2),
+        }
+    }
+}
+
+impl Remote {
+    /// Passes `input` from the remote through the filter and `session` in the
+    /// relay's chunks, and takes what it would write to the host.
+    fn feed(&mut self, session: &mut McpSession, input: &[u8]) {
         for chunk in input.chunks(CHUNK) {
-            out.clear();
-            filter.push(chunk, &mut out, |_, _| {}, |_| {});
-            session.from_remote(&out);
+            self.out.clear();
+            self.filter.push(chunk, &mut self.out, |_, _| {}, |_| {});
+            session.from_remote(&self.out);
             let written = session.to_host().len();
             black_box(session.to_host().pending());
             session.to_host().consumed(written);
         }
-    });
+    }
 }
 
 /// Runs and reports one case, unless the command line names others

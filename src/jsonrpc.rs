@@ -432,16 +432,12 @@ impl Scanner {
                 Step::Invalid => self.fail(out),
             },
             State::Token => {
-                if !is_token_byte(b) {
-                    if self.target == Target::Id {
-                        self.id = self.token_id();
-                    }
-                    self.value_done();
-                    return true;
-                }
+                // `push` takes a token's bytes in bulk: `b` is the first byte after it.
                 if self.target == Target::Id {
-                    self.capture.put(&[b]);
+                    self.id = self.token_id();
                 }
+                self.value_done();
+                return true;
             }
             State::SkipString => match b {
                 b'"' if self.depth == 0 => self.value_done(),

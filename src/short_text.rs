@@ -36,11 +36,9 @@ impl ShortText {
 
     pub fn as_str(&self) -> &str {
         match &self.0 {
-            // Built only from a `&str` cut at its end: always valid UTF-8.
-            Repr::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
-            }
             Repr::Heap(text) => text,
+            // Built only from a whole `&str`: always valid UTF-8.
+            Repr::Inline { .. } => std::str::from_utf8(self.as_bytes()).unwrap_or_default(),
         }
     }
 }
