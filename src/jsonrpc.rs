@@ -16,6 +16,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::short_text::ShortText;
 
+mod whole;
+
 /// Most requests [`InFlight`] tracks at once; beyond this the oldest is forgotten, so a remote
 /// that never answers cannot make the relay grow without bound.
 pub const MAX_IN_FLIGHT: usize = 65_536;
@@ -185,12 +187,8 @@ impl Capture {
         self.put(c.encode_utf8(&mut utf8).as_bytes());
     }
 
-    /// Decodes the bytes lossily, as invalid UTF-8 must not stop a message being recognised.
     fn text(&self) -> ShortText {
-        match std::str::from_utf8(&self.bytes) {
-            Ok(text) => ShortText::from(text),
-            Err(_) => ShortText::from(String::from_utf8_lossy(&self.bytes).into_owned()),
-        }
+        lossy_text(&self.bytes)
     }
 
     fn string_byte(&mut self, b: u8) -> Step {
@@ -313,6 +311,15 @@ impl Scanner {
     pub fn push(&mut self, chunk: &[u8], mut on_message: impl FnMut(Message)) {
         let mut rest = chunk;
         while !rest.is_empty() {
+            if self.state == State::LineStart {
+                if let Some((message, len)) = whole::object(rest) {
+                    on_message(message);
+                    // What follows the object on its line is ignored, as after `close_object`.
+                    self.state = State::Ignore;
+                    rest = &rest[len..];
+                    continue;
+                }
+            }
             // Most bytes of a line, huge or small, are string content, a skipped value or an
             // ignored tail: jump to the next byte that matters rather than walking each one
             // through the state machine.
@@ -521,16 +528,7 @@ impl Scanner {
     }
 
     fn token_id(&self) -> IdField {
-        let text = self.capture.bytes.as_slice();
-        if self.capture.overflow {
-            IdField::Invalid
-        } else if text == b"null" {
-            IdField::Null
-        } else if is_json_number(text) {
-            IdField::Value(Id::Number(self.capture.text()))
-        } else {
-            IdField::Invalid
-        }
+        token_id(&self.capture.bytes, self.capture.overflow)
     }
 
     fn value_done(&mut self) {
@@ -550,16 +548,7 @@ impl Scanner {
     fn close_object(&mut self, out: &mut impl FnMut(Message)) {
         let id = std::mem::take(&mut self.id);
         let method = std::mem::take(&mut self.method);
-        out(match (id, method) {
-            (IdField::Invalid, _) | (_, MethodField::Invalid) => Message::Other,
-            (IdField::Value(id), MethodField::Value(method)) => Message::Request { id, method },
-            (IdField::Absent, MethodField::Value(method)) => Message::Notification { method },
-            // A request with a null id cannot be told apart from others when answered.
-            (IdField::Null, MethodField::Value(_)) => Message::Other,
-            (IdField::Value(id), MethodField::Absent) => Message::Response { id: Some(id) },
-            (IdField::Null, MethodField::Absent) => Message::Response { id: None },
-            (IdField::Absent, MethodField::Absent) => Message::Other,
-        });
+        out(classify(id, method));
         self.state = if self.in_batch {
             State::BatchAfter
         } else {
@@ -587,6 +576,41 @@ impl Scanner {
     }
 }
 
+/// What a message object is, from its `id` and `method` members.
+fn classify(id: IdField, method: MethodField) -> Message {
+    match (id, method) {
+        (IdField::Invalid, _) | (_, MethodField::Invalid) => Message::Other,
+        (IdField::Value(id), MethodField::Value(method)) => Message::Request { id, method },
+        (IdField::Absent, MethodField::Value(method)) => Message::Notification { method },
+        // A request with a null id cannot be told apart from others when answered.
+        (IdField::Null, MethodField::Value(_)) => Message::Other,
+        (IdField::Value(id), MethodField::Absent) => Message::Response { id: Some(id) },
+        (IdField::Null, MethodField::Absent) => Message::Response { id: None },
+        (IdField::Absent, MethodField::Absent) => Message::Other,
+    }
+}
+
+/// What a number or literal given as `id` makes of it; `overflow` if it was over the cap.
+fn token_id(text: &[u8], overflow: bool) -> IdField {
+    if overflow {
+        IdField::Invalid
+    } else if text == b"null" {
+        IdField::Null
+    } else if is_json_number(text) {
+        IdField::Value(Id::Number(lossy_text(text)))
+    } else {
+        IdField::Invalid
+    }
+}
+
+/// Decodes an id or method lossily, as invalid UTF-8 must not stop a message being recognised.
+fn lossy_text(bytes: &[u8]) -> ShortText {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => ShortText::from(text),
+        Err(_) => ShortText::from(String::from_utf8_lossy(bytes).into_owned()),
+    }
+}
+
 /// Where the string content at the start of `bytes` stops: its closing quote, an escape, or
 /// the end of the line. Most strings in a message are a few bytes long (keys, `"2.0"`, names),
 /// where a plain loop beats setting up a vectorised search; a long one gets the search.
@@ -603,49 +627,53 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
 }
 
 /// JSON whitespace other than `\n`, which always ends a line.
+#[inline(always)]
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r')
 }
 
 /// Whether `b` can begin a number or a literal (`true`, `false`, `null`).
+#[inline(always)]
 fn is_token_start(b: u8) -> bool {
     b == b'-' || b.is_ascii_alphanumeric()
 }
 
+#[inline(always)]
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
 }
 
 /// Whether `text` follows the JSON number grammar, so that `01` or `1.` is not taken for an id.
 fn is_json_number(text: &[u8]) -> bool {
-    fn digits(s: &[u8]) -> usize {
-        s.iter().take_while(|b| b.is_ascii_digit()).count()
-    }
-    let rest = text.strip_prefix(b"-").unwrap_or(text);
-    let int = digits(rest);
-    if int == 0 || (int > 1 && rest.first() == Some(&b'0')) {
+    let mut at = usize::from(text.first() == Some(&b'-'));
+    let digits = |at: &mut usize| {
+        let start = *at;
+        while text.get(*at).is_some_and(u8::is_ascii_digit) {
+            *at += 1;
+        }
+        *at - start
+    };
+    let int_start = at;
+    let int = digits(&mut at);
+    if int == 0 || (int > 1 && text[int_start] == b'0') {
         return false;
     }
-    let mut rest = &rest[int..];
-    if let Some(frac) = rest.strip_prefix(b".") {
-        let n = digits(frac);
-        if n == 0 {
+    if text.get(at) == Some(&b'.') {
+        at += 1;
+        if digits(&mut at) == 0 {
             return false;
         }
-        rest = &frac[n..];
     }
-    if let Some(exp) = rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
-        let exp = exp
-            .strip_prefix(b"+")
-            .or_else(|| exp.strip_prefix(b"-"))
-            .unwrap_or(exp);
-        let n = digits(exp);
-        if n == 0 {
+    if matches!(text.get(at), Some(b'e' | b'E')) {
+        at += 1;
+        if matches!(text.get(at), Some(b'+' | b'-')) {
+            at += 1;
+        }
+        if digits(&mut at) == 0 {
             return false;
         }
-        rest = &exp[n..];
     }
-    rest.is_empty()
+    at == text.len()
 }
 
 /// Requests sent one way and not yet answered the other way, in the order sent.
@@ -799,9 +827,22 @@ mod tests {
         out
     }
 
+    /// Byte by byte, so that only the state machine reads the input.
+    fn scan_bytewise(input: &[u8]) -> Vec<Message> {
+        let mut scanner = Scanner::default();
+        let mut out = Vec::new();
+        for b in input {
+            scanner.push(std::slice::from_ref(b), |m| out.push(m));
+        }
+        out
+    }
+
+    /// The one message of `line`, which both paths must tell alike.
     fn one(line: &str) -> Message {
-        let messages = scan(format!("{line}\n").as_bytes());
+        let input = format!("{line}\n");
+        let messages = scan(input.as_bytes());
         assert_eq!(messages.len(), 1, "{line:?} gave {messages:?}");
+        assert_eq!(scan_bytewise(input.as_bytes()), messages, "{line:?}");
         messages.into_iter().next().unwrap_or(Message::Other)
     }
 
@@ -1030,6 +1071,20 @@ mod tests {
         );
         assert_eq!(one(r#"{"id":{},"id":1}"#), response(Some(num("1"))));
         assert_eq!(one(r#"{"id":1,"id":{}}"#), Message::Other);
+        assert_eq!(one(r#"{"method":7,"method":"m"}"#), notification("m"));
+        assert_eq!(one(r#"{"method":"m","method":[1]}"#), Message::Other);
+    }
+
+    #[test]
+    fn brackets_in_skipped_values_are_counted_not_matched() {
+        assert_eq!(
+            one(r#"{"p":{"a":[}{],"b":"]"},"id":2,"method":"m"}"#),
+            request(num("2"), "m")
+        );
+        assert_eq!(
+            one(r#"{"p":[{]},"id":2}  trailing"#),
+            response(Some(num("2")))
+        );
     }
 
     #[test]
@@ -1187,12 +1242,7 @@ mod tests {
             )
         );
 
-        let mut scanner = Scanner::default();
-        let mut bytewise = Vec::new();
-        for b in &input {
-            scanner.push(std::slice::from_ref(b), |m| bytewise.push(m));
-        }
-        assert_eq!(bytewise, whole);
+        assert_eq!(scan_bytewise(&input), whole);
 
         for at in 0..=input.len() {
             let (a, b) = input.split_at(at);
