@@ -8,7 +8,9 @@
 //! only things kept are the captured key, `id` and `method`, each under a small cap. A raw `\n`
 //! cannot occur inside valid JSON, so every `\n` ends the current line and resynchronises the
 //! scanner whatever came before it. The scanner is not a JSON validator: it rejects only the
-//! malformations it meets on the path it has to walk. [`InFlight`] keeps the requests sent
+//! malformations it meets on the path it has to walk. A message object that lies whole in the
+//! bytes at hand, nearly every one, is read first in one pass over the slice (`whole.rs`); the
+//! state machine takes the lines that pass leaves to it. [`InFlight`] keeps the requests sent
 //! one way and not yet answered the other way.
 
 use std::collections::{HashMap, VecDeque};
