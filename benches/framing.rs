@@ -8,8 +8,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use m2m_mcp_server_ssh_client::json_lines::StdoutFilter;
-use m2m_mcp_server_ssh_client::mcp_session::McpSession;
+use m2m_mcp_server_ssh_client::mcp::McpSession;
+use m2m_mcp_server_ssh_client::relay::remote_output::StdoutFilter;
 
 /// The relay reads in chunks of this size.
 const CHUNK: usize = 64 * 1024;

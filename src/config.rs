@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::address;
 use crate::cli::Args;
 use crate::error::Error;
-use crate::link::Liveness;
 use crate::log::Level;
 
 /// Where the Python program keeps its key; we keep it there too.
@@ -21,6 +21,12 @@ pub const DEFAULT_PIN_FILE: &str = "~/.ssh/m2m_mcp_server_ssh_client_known_hosts
 pub const DEFAULT_KEY_SERVER_PORT: u16 = 8000;
 /// The environment variable that carries the key's passphrase.
 pub const PASSPHRASE_ENV: &str = "MCP_SSH_PASSPHRASE";
+/// With a single interval of silence allowed, the time on top of it for
+/// the probe's answer to come back from a server that is busy, not gone.
+const ANSWER_ALLOWANCE: Duration = Duration::from_secs(1);
+/// How long a write may make no progress, with keepalives off, before the
+/// connection is taken for stuck.
+const STALL_WITHOUT_KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// How the server's host key is checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +82,31 @@ pub struct Config {
     /// How long to keep reconnecting after a loss; zero never reconnects.
     pub reconnect_max_wait: Duration,
     pub log_level: Level,
+}
+
+/// When a connection is taken for dead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liveness {
+    /// Between keepalives; `None` sends none.
+    pub keepalive: Option<Duration>,
+    /// Intervals of silence after which the server is taken for gone.
+    pub count_max: u32,
+}
+
+impl Liveness {
+    /// Silence after which the server is taken for gone, if we ask it to
+    /// speak at all: `count_max` intervals, and never less than one interval
+    /// plus the time for an answer, so that a healthy idle link is never
+    /// taken for dead.
+    pub fn dead_after(&self) -> Option<Duration> {
+        let interval = self.keepalive?;
+        Some((interval * self.count_max.max(1)).max(interval + ANSWER_ALLOWANCE))
+    }
+
+    /// How long a write may make no progress before the engine is taken for stuck.
+    pub fn stall_limit(&self) -> Duration {
+        self.dead_after().unwrap_or(STALL_WITHOUT_KEEPALIVE)
+    }
 }
 
 // Hand-written so that the passphrase can never reach a log through `{:?}`.
@@ -217,7 +248,7 @@ impl Config {
             .or_else(|| env(PASSPHRASE_ENV))
             .filter(|p| !p.is_empty());
         Ok(Config {
-            host: strip_brackets(&args.host).to_string(),
+            host: address::unbracketed(&args.host).to_string(),
             port: args.port,
             username: args.username,
             client_key,
@@ -280,13 +311,6 @@ fn expand_tilde(path: &str, home: Option<&str>) -> Result<PathBuf, String> {
         None if path == "~" => Err("expected a file, got '~'".into()),
         None => Ok(PathBuf::from(path)),
     }
-}
-
-/// Accepts `[::1]` as well as `::1` for an IPv6 literal.
-fn strip_brackets(host: &str) -> &str {
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
 }
 
 #[cfg(test)]
@@ -423,5 +447,23 @@ mod tests {
             Level::Debug
         );
         assert!(config(&["--log-level", "loud"], &[("HOME", "/h")]).is_err());
+    }
+
+    #[test]
+    fn silence_allowed_is_count_intervals_and_never_less_than_one_interval_and_an_answer() {
+        let liveness = |secs, count_max| Liveness {
+            keepalive: Some(Duration::from_secs(secs)),
+            count_max,
+        };
+        assert_eq!(liveness(15, 3).dead_after(), Some(Duration::from_secs(45)));
+        assert_eq!(liveness(1, 3).dead_after(), Some(Duration::from_secs(3)));
+        assert_eq!(liveness(1, 1).dead_after(), Some(Duration::from_secs(2)));
+        assert_eq!(liveness(10, 1).dead_after(), Some(Duration::from_secs(11)));
+        let off = Liveness {
+            keepalive: None,
+            count_max: 3,
+        };
+        assert_eq!(off.dead_after(), None);
+        assert_eq!(off.stall_limit(), STALL_WITHOUT_KEEPALIVE);
     }
 }

@@ -1,14 +1,22 @@
 //! `m2m-mcp-server-ssh-client`: a stdio MCP server that carries the session
 //! over SSH to a remote MCP server.
 //!
-//! The MCP host starts us and speaks newline-delimited JSON-RPC on our stdin
-//! and stdout. We open one SSH session (host key checked against known_hosts,
-//! public key authentication) and one channel on it, with a shell request for
-//! the peer server `m2m-mcp-server-ssh-server` or an exec request for any
-//! sshd. The relay then moves bytes both ways on a single smol event loop:
-//! host lines to the channel untouched, the remote's JSON-RPC lines to our
-//! stdout untouched, anything else the remote prints to our stderr. When the
-//! host closes stdin we send EOF, let the remote finish, and close.
+//! The data path: the MCP host starts us and writes newline-delimited
+//! JSON-RPC to our stdin. [`connect`] opens one SSH session (the host key
+//! trusted through [`host_key`], our key from [`keys`]) and one channel on
+//! it, with a shell request for the peer server `m2m-mcp-server-ssh-server`
+//! or an exec request for any sshd. [`relay`] then moves bytes both ways on
+//! a single smol event loop: stdin's bytes go through [`mcp`], which frames
+//! them into lines, notes the requests, escapes U+2028/U+2029/U+0085 for the
+//! peer server, and hands them to the channel; the remote's JSON-RPC lines
+//! come back to our stdout unchanged, and anything else it prints goes to
+//! our stderr. [`relay`]'s liveness watch detects a dead link;
+//! [`relay`]'s reconnect and [`mcp`]'s restore bring the session back on a
+//! new connection. When the host closes stdin we wait (a bounded time) for
+//! the answers it is owed, send EOF, let the remote finish, and close.
+//!
+//! Imports run one way: `relay` → `mcp` and `connect`; `connect` →
+//! `host_key` → `keys`; all may use `config`, `error`, `log` and `address`.
 
 #![forbid(unsafe_code)]
 #![allow(
@@ -16,39 +24,34 @@
     reason = "an Error is built at most once per run, on the way out; its size costs nothing"
 )]
 
-pub mod alarm;
-pub mod atomic_file;
-pub mod auth;
-pub mod backoff;
+/// How a host is written before a port: IPv6 literals in brackets.
+mod address;
+/// The command line, flag for flag the Python program's.
 pub mod cli;
+/// The validated configuration, and when a connection is taken for dead.
 pub mod config;
+/// Establishing a session: TCP, handshake, authentication, the channel.
+mod connect;
+/// The one error type, its messages and exit codes.
 pub mod error;
-pub mod first_contact;
-pub mod json_lines;
-pub mod jsonrpc;
-pub mod keys;
-pub mod keyserver;
-pub mod known_hosts;
-pub mod line_separators;
-pub mod link;
+/// Trusting the server: known_hosts, the key server and its pin.
+mod host_key;
+/// Our key file: inspect, generate, the SSH wire format, atomic writes.
+mod keys;
+/// Messages on stderr, by level.
 pub mod log;
-pub mod mcp_session;
-pub mod message_lines;
+/// MCP awareness: framing, scanning, tracking, the outage queue, restore.
+pub mod mcp;
+/// The event loop: pump, liveness, remote output, stdio, reconnecting.
 pub mod relay;
-pub mod relay_messages;
-pub mod short_text;
-pub mod socket;
-pub mod ssh;
-pub mod stdio;
-pub mod trust;
-pub mod wire;
 
 pub use error::Error;
 
-use auth::Credentials;
 use config::Config;
-use ssh::Connection;
-use trust::Trust;
+use connect::Dialer;
+use connect::auth::Credentials;
+use host_key::Trust;
+use relay::{startup_failure, stdio};
 
 /// Connects and relays until the session ends.
 pub async fn run(config: &Config) -> Result<relay::Ending, Error> {
@@ -60,44 +63,30 @@ pub async fn run(config: &Config) -> Result<relay::Ending, Error> {
         context: "cannot open stdout",
         source,
     })?;
-    let started = async {
+    let opened = async {
         // Checked before touching the network: a key problem is the user's to
         // fix whatever the server says.
         let credentials = Credentials::prepare(config)?;
-        let trust = Trust::establish(config, &credentials).await?;
-        let connection = ssh::connect(config, &credentials, &trust).await?;
-        Ok::<_, Error>((credentials, trust, connection))
+        let trust = Trust::establish(config, credentials.public_key()).await?;
+        let dialer = Dialer {
+            config,
+            credentials,
+            trust,
+        };
+        let first = dialer.connect().await?;
+        Ok::<_, Error>((dialer, first))
     }
     .await;
-    let (credentials, trust, connection) = match started {
-        Ok(started) => started,
+    let (dialer, first) = match opened {
+        Ok(opened) => opened,
         Err(e) => {
-            first_contact::refuse(&mut input, &mut output, &e).await;
+            startup_failure::answer(&mut input, &mut output, &e).await;
             return Err(e);
         }
-    };
-    let connector = Reconnect {
-        config,
-        credentials: &credentials,
-        trust: &trust,
     };
     let settings = relay::Settings {
         liveness: config.liveness(),
         reconnect_max_wait: config.reconnect_max_wait,
     };
-    relay::run(&mut input, &mut output, connection, &connector, &settings).await
-}
-
-/// New connections with the trust and credentials of the first: the key
-/// server is asked once per start, never per reconnect (it rate-limits).
-struct Reconnect<'a> {
-    config: &'a Config,
-    credentials: &'a Credentials,
-    trust: &'a Trust,
-}
-
-impl relay::Connector for Reconnect<'_> {
-    async fn connect(&self) -> Result<Connection, Error> {
-        ssh::connect(self.config, self.credentials, self.trust).await
-    }
+    relay::run(&mut input, &mut output, first, &dialer, &settings).await
 }

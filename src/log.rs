@@ -86,3 +86,25 @@ macro_rules! debug { ($($t:tt)*) => { if $crate::log::enabled($crate::log::Level
 macro_rules! info { ($($t:tt)*) => { if $crate::log::enabled($crate::log::Level::Info) { $crate::log::write($crate::log::Level::Info, format_args!($($t)*)) } } }
 #[macro_export]
 macro_rules! warn { ($($t:tt)*) => { if $crate::log::enabled($crate::log::Level::Warning) { $crate::log::write($crate::log::Level::Warning, format_args!($($t)*)) } } }
+
+/// At DEBUG, the head of each message that starts in `data`.
+pub fn message_heads(direction: &str, data: &[u8], at_line_start: &mut bool) {
+    let mut rest = data;
+    while !rest.is_empty() {
+        if *at_line_start && rest[0] != b'\n' {
+            let head = &rest[..rest.len().min(HEAD_LEN)];
+            let head = head.split(|&b| b == b'\n').next().unwrap_or(head);
+            debug!("{direction}: {}", String::from_utf8_lossy(head));
+        }
+        match memchr::memchr(b'\n', rest) {
+            Some(i) => {
+                *at_line_start = true;
+                rest = &rest[i + 1..];
+            }
+            None => {
+                *at_line_start = false;
+                break;
+            }
+        }
+    }
+}

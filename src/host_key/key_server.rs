@@ -7,7 +7,7 @@
 //! with `--key-server-url`. The scheme is settled by the first request, so
 //! both requests go to the same place. Over plain HTTP the answer is not
 //! authenticated, and we say so; what protects the user then is the pin (see
-//! `pins.rs`) and the SSH host key check against the answered key.
+//! `pin.rs`) and the SSH host key check against the answered key.
 //!
 //! The requests are blocking (minreq), run once per process start before
 //! anything else happens, and bounded: each request as a whole (resolve,
@@ -22,7 +22,9 @@ use miniserde::json::{self, Value};
 use openssl::ssl::HandshakeError;
 use openssl::x509::X509VerifyResult;
 
+use crate::address;
 use crate::error::Error;
+use crate::host_key::key_types::KEY_TYPES;
 use crate::keys::PublicKey;
 
 /// The Python client's timeout per request; it covers connecting as well as
@@ -30,16 +32,6 @@ use crate::keys::PublicKey;
 pub const REQUEST_TIMEOUT_SECS: u64 = 5;
 /// The two answers are a few dozen bytes; anything near this is not a key server.
 pub const MAX_BODY: usize = 64 * 1024;
-/// Host key types libssh2 can verify; a key server answering another one
-/// (ssh-dss, a certificate, a security key) cannot be checked against the
-/// SSH handshake.
-const HOST_KEY_TYPES: &[&str] = &[
-    "ssh-ed25519",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "ssh-rsa",
-];
 
 /// Where the key server was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,17 +54,18 @@ pub struct ServerKey {
 }
 
 /// Asks for the server's host key: at `explicit` only, when given, or over
-/// HTTPS on port 443 and then over HTTP on `port`.
+/// HTTPS on port 443 and then over HTTP on `port`. `explicit` is a base URL
+/// as `--key-server-url` validated it, without a trailing slash.
 pub fn fetch_server_key(host: &str, port: u16, explicit: Option<&str>) -> Result<ServerKey, Error> {
     if let Some(base) = explicit {
         let location = Location {
-            base: base.trim_end_matches('/').to_string(),
+            base: base.to_string(),
         };
         let key = server_key_at(&location)?;
         return Ok(ServerKey { key, location });
     }
     let https = Location {
-        base: format!("https://{}", bracketed(host)),
+        base: format!("https://{}", address::bracketed(host)),
     };
     match server_key_at(&https) {
         Ok(key) => Ok(ServerKey {
@@ -167,11 +160,11 @@ fn parse_host_key(line: &str) -> Result<PublicKey, String> {
             preview(line.as_bytes())
         )
     })?;
-    if !HOST_KEY_TYPES.contains(&key.algorithm.as_str()) {
+    if !KEY_TYPES.contains(&key.algorithm.as_str()) {
         return Err(format!(
             "the host key type {} is not one we can verify (supported: {})",
             key.algorithm,
-            HOST_KEY_TYPES.join(", ")
+            KEY_TYPES.join(", ")
         ));
     }
     Ok(key)
@@ -301,16 +294,7 @@ fn error_message(body: &[u8]) -> Option<String> {
 }
 
 fn base_url(scheme: &str, host: &str, port: u16) -> String {
-    format!("{scheme}://{}:{port}", bracketed(host))
-}
-
-/// An IPv6 literal in a URL needs its brackets.
-fn bracketed(host: &str) -> String {
-    if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host.to_string()
-    }
+    format!("{scheme}://{}:{port}", address::bracketed(host))
 }
 
 fn short_reason(e: &Error) -> String {
@@ -362,8 +346,7 @@ mod tests {
         // A well-formed ssh-dss blob: name and four mpints.
         let mut blob = Vec::new();
         for field in [&b"ssh-dss"[..], b"\x01", b"\x02", b"\x03", b"\x04"] {
-            blob.extend_from_slice(&(field.len() as u32).to_be_bytes());
-            blob.extend_from_slice(field);
+            crate::keys::wire::put_string(&mut blob, field);
         }
         use base64::Engine as _;
         let line = format!(

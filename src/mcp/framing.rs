@@ -11,10 +11,11 @@
 //!
 //! Bytes are never changed; classification is [`Scanner`]'s.
 
-use crate::jsonrpc::{Message, Scanner};
+use crate::mcp::message::Message;
+use crate::mcp::scanner::Scanner;
 
 /// Messages kept per line; the rest of a giant batch goes untracked, like
-/// requests beyond [`crate::jsonrpc::MAX_IN_FLIGHT`].
+/// requests beyond [`crate::mcp::in_flight::MAX_IN_FLIGHT`].
 const MAX_MESSAGES_PER_LINE: usize = 65_536;
 
 /// What [`LineFramer::push`] hands over.
@@ -54,11 +55,6 @@ impl LineFramer {
     /// Changes the hold limit, from the next line that starts on.
     pub fn set_hold_limit(&mut self, hold_limit: usize) {
         self.hold_limit = hold_limit;
-    }
-
-    /// Whether a long line is being passed on in parts.
-    pub fn streaming(&self) -> bool {
-        self.streaming
     }
 
     /// Splits `chunk` (cut anywhere) and hands each piece to `on`, in order.
@@ -138,7 +134,7 @@ impl LineFramer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jsonrpc::Id;
+    use crate::mcp::message::Id;
 
     #[derive(Debug, PartialEq, Eq)]
     enum Owned {
@@ -217,7 +213,7 @@ mod tests {
                 Owned::Line(b"{}\n".to_vec(), vec![Message::Other]),
             ]
         );
-        assert!(!framer.streaming());
+        assert!(!framer.streaming);
     }
 
     #[test]

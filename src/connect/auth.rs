@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use async_ssh2_lite::ssh2::ErrorCode;
 
 use crate::config::{Config, HostKeyPolicy};
+use crate::connect::libssh2::{Session, describe};
 use crate::error::Error;
 use crate::keys::{self, PublicKey};
-use crate::ssh::{Session, describe};
 use crate::{debug, info, warn};
 
 // libssh2 error codes that mean "the key file could not be used" rather

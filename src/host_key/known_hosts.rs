@@ -18,7 +18,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use sha1::{Digest as _, Sha1};
 
-use crate::wire::Reader;
+use crate::address;
+use crate::debug;
+use crate::keys::wire::key_type;
 
 /// Port whose hosts OpenSSH writes and looks up without brackets.
 const DEFAULT_PORT: u16 = 22;
@@ -37,6 +39,7 @@ const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
 pub struct KnownHosts {
     path: PathBuf,
     entries: Vec<Entry>,
+    /// Non-blank, non-comment lines that could not be parsed.
     skipped: usize,
 }
 
@@ -99,15 +102,23 @@ impl KnownHosts {
     /// # Errors
     /// Any read error other than the file not existing, such as a permission error.
     pub fn load(path: &Path) -> io::Result<KnownHosts> {
-        match fs::read(path) {
-            Ok(bytes) => Ok(Self::parse(path, &String::from_utf8_lossy(&bytes))),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(Self::parse(path, "")),
-            Err(err) => Err(err),
+        let known = match fs::read(path) {
+            Ok(bytes) => Self::parse(path, &String::from_utf8_lossy(&bytes)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Self::parse(path, ""),
+            Err(err) => return Err(err),
+        };
+        if known.skipped > 0 {
+            debug!(
+                "{}: {} line(s) could not be read and are ignored",
+                path.display(),
+                known.skipped
+            );
         }
+        Ok(known)
     }
 
     /// Parse text (for tests and for load). Never fails: lines it cannot parse are skipped
-    /// (and counted, see [`KnownHosts::skipped`]), as OpenSSH does.
+    /// (and counted), as OpenSSH does.
     pub fn parse(path: &Path, text: &str) -> KnownHosts {
         let mut entries = Vec::new();
         let mut skipped = 0;
@@ -130,11 +141,6 @@ impl KnownHosts {
     /// The file this set was read from, for messages and for appending new keys.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// How many non-blank, non-comment lines could not be parsed and were ignored.
-    pub fn skipped(&self) -> usize {
-        self.skipped
     }
 
     /// Check the key the server presented. `key_blob` is the SSH wire blob; its key type is the
@@ -251,21 +257,10 @@ pub fn line_for(host: &str, port: u16, key_blob: &[u8]) -> String {
     )
 }
 
-/// The key type string inside a blob, if parseable.
-pub fn key_type(key_blob: &[u8]) -> Option<String> {
-    let name = Reader::new(key_blob).string()?;
-    let name = std::str::from_utf8(name).ok()?;
-    (!name.is_empty()).then(|| name.to_owned())
-}
-
 /// Lowercases the host and drops brackets a caller may already have put around an IPv6
 /// literal, so both spellings give the same lookup name.
 fn normalize_host(host: &str) -> String {
-    let host = host
-        .strip_prefix('[')
-        .and_then(|inner| inner.strip_suffix(']'))
-        .unwrap_or(host);
-    host.to_ascii_lowercase()
+    address::unbracketed(host).to_ascii_lowercase()
 }
 
 /// Blank lines and `#` comments carry nothing and are not counted as skipped.
@@ -502,7 +497,7 @@ mod tests {
         let hashed = fs::read_to_string(&file).unwrap();
         assert!(hashed.lines().take(2).all(|l| l.starts_with("|1|")));
         assert!(!hashed.contains("example"), "names are hashed away");
-        assert_eq!(known.skipped(), 0);
+        assert_eq!(known.skipped, 0);
         assert_eq!(
             known.check("example.com", 8022, &key.blob),
             Verdict::Trusted { line: 1 }
@@ -661,7 +656,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ca = generate_key(dir.path(), "ca", "ed25519");
         let known = parse(&[format!("@cert-authority {}", ca.line("*"))]);
-        assert_eq!(known.skipped(), 0);
+        assert_eq!(known.skipped, 0);
         assert_eq!(known.check("pi.local", 22, &ca.blob), unknown(&[], &[]));
         assert!(known.key_types_for("pi.local", 22).is_empty());
     }
@@ -682,7 +677,7 @@ mod tests {
             "   # indented comment".to_owned(),
             key.line("pi.local"),
         ]);
-        assert_eq!(known.skipped(), 6);
+        assert_eq!(known.skipped, 6);
         assert_eq!(
             known.check("pi.local", 22, &key.blob),
             Verdict::Trusted { line: 9 }
@@ -698,7 +693,7 @@ mod tests {
             key.key_type, key.base64
         );
         let known = KnownHosts::parse(Path::new("known_hosts"), &text);
-        assert_eq!(known.skipped(), 0);
+        assert_eq!(known.skipped, 0);
         assert_eq!(
             known.check("pi.local", 22, &key.blob),
             Verdict::Trusted { line: 3 }
@@ -711,7 +706,7 @@ mod tests {
         let path = dir.path().join("absent");
         let known = KnownHosts::load(&path).unwrap();
         assert_eq!(known.path(), path);
-        assert_eq!(known.skipped(), 0);
+        assert_eq!(known.skipped, 0);
         assert_eq!(known.check("pi.local", 22, b"blob"), unknown(&[], &[]));
     }
 
@@ -737,7 +732,7 @@ mod tests {
             assert!(output.status.success());
             let stdout = String::from_utf8(output.stdout).unwrap();
             let expected = stdout.split_whitespace().nth(1).expect("fingerprint field");
-            assert_eq!(crate::wire::fingerprint(&key.blob), expected);
+            assert_eq!(crate::keys::wire::fingerprint(&key.blob), expected);
         }
     }
 

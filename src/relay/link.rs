@@ -1,44 +1,31 @@
 //! One SSH connection's share of the relay: moving bytes between the MCP
-//! session and libssh2, and telling when the connection has died.
+//! session and libssh2, waiting on the socket, and closing.
 //!
 //! [`Link::pump`] calls libssh2 without blocking (write, then read stdout,
 //! then read stderr) until a full pass makes no progress, noting in which
 //! directions libssh2 said it was blocked; the relay then waits on those.
 //! The channel's stderr is always read (to our stderr, line by line), so it
-//! can never fill the window and stall stdout.
-//!
-//! Dead-peer detection, since libssh2 does none in non-blocking mode:
-//! - when the server has been silent for an interval, a probe it must
-//!   answer; the connection is dead when nothing at all has arrived for
-//!   `count_max` intervals. The probe is an `env` request on our channel
-//!   with want-reply (servers refuse it once the command runs, and say so),
-//!   not libssh2's keepalive: libssh2 keeps every answer to its keepalive
-//!   in a list it never empties and walks on every read, so a session idle
-//!   for a week would slow down and grow; and it sends keepalives at most
-//!   every 2 s. libssh2 consumes the probe's answer itself;
-//! - the connection is dead when a write has made no progress for as long
-//!   while the socket could take data and the remote's window is open: that
-//!   is libssh2 stuck (a packet half-sent when another is attempted), which
-//!   only a new connection cures;
-//! - TCP keepalive and `TCP_USER_TIMEOUT` on the socket let the kernel
-//!   report a peer that vanished (set in `ssh.rs`).
+//! can never fill the window and stall stdout. The remote's output is sorted
+//! in `remote_output.rs`; the link's health is watched in `liveness.rs`.
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use async_ssh2_lite::AsyncStream;
-use async_ssh2_lite::ssh2::{BlockDirections, ErrorCode};
+use async_ssh2_lite::ssh2::BlockDirections;
 use smol::future::{self, FutureExt};
 use smol::io::{AsyncRead, AsyncWrite};
 
-use crate::json_lines::StdoutFilter;
-use crate::mcp_session::McpSession;
-use crate::socket::SshSocket;
-use crate::ssh::{Channel, Connection, Session, describe};
-use crate::{debug, info, warn};
+use crate::config::Liveness;
+use crate::connect::Connection;
+use crate::connect::libssh2::{Channel, Session, describe};
+use crate::connect::socket::SshSocket;
+use crate::debug;
+use crate::mcp::McpSession;
+use crate::relay::liveness::Watchdog;
+use crate::relay::remote_output::{StderrLines, StdoutFilter, divert_line, show_stderr_line};
 
 /// Bytes read from the channel per call: one full packet (32 KiB). libssh2
 /// has already queued all the socket held when it returns any, so a larger
@@ -53,49 +40,11 @@ pub const TO_REMOTE_LIMIT: usize = 256 * 1024;
 /// channel's stdout, so the SSH window throttles the remote. A pipe to the
 /// host holds 64 KiB: with that much waiting here too the host is what
 /// limits the pace, and what else has arrived waits in libssh2's queue,
-/// bounded by the window. 256 KiB here added 0.3-0.4 MiB to the peak RSS
-/// of an 8 MiB download, and no speed.
+/// bounded by the window (a larger buffer here added to the peak memory of
+/// a download, and no speed: `benches/README.md`).
 pub const TO_HOST_LIMIT: usize = 64 * 1024;
-/// A remote stderr line longer than this is printed in pieces.
-const STDERR_LINE_LIMIT: usize = 4096;
 /// Bound on each of the closing steps (EOF, close, disconnect).
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-/// With a single interval of silence allowed, the time on top of it for
-/// the probe's answer to come back from a server that is busy, not gone.
-const ANSWER_ALLOWANCE: Duration = Duration::from_secs(1);
-/// The variable the probe asks the server to set. Servers refuse it once
-/// the command runs (OpenSSH, AsyncSSH); one that accepts it changes nothing.
-const PROBE_VARIABLE: &str = "M2M_MCP_SERVER_SSH_CLIENT_PROBE";
-/// libssh2's code for a channel request the server refused.
-const REQUEST_DENIED: i32 = -22;
-/// How long a write may make no progress, with keepalives off, before the
-/// connection is taken for stuck.
-const STALL_WITHOUT_KEEPALIVE: Duration = Duration::from_secs(60);
-
-/// When a connection is taken for dead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Liveness {
-    /// Between keepalives; `None` sends none.
-    pub keepalive: Option<Duration>,
-    /// Intervals of silence after which the server is taken for gone.
-    pub count_max: u32,
-}
-
-impl Liveness {
-    /// Silence after which the server is taken for gone, if we ask it to
-    /// speak at all: `count_max` intervals, and never less than one interval
-    /// plus the time for an answer, so that a healthy idle link is never
-    /// taken for dead.
-    pub fn dead_after(&self) -> Option<Duration> {
-        let interval = self.keepalive?;
-        Some((interval * self.count_max.max(1)).max(interval + ANSWER_ALLOWANCE))
-    }
-
-    /// How long a write may make no progress before the engine is taken for stuck.
-    fn stall_limit(&self) -> Duration {
-        self.dead_after().unwrap_or(STALL_WITHOUT_KEEPALIVE)
-    }
-}
 
 /// Which socket events the last pump asked to wait for.
 #[derive(Default, Debug, Clone, Copy)]
@@ -137,13 +86,7 @@ pub struct Link {
     chunk: Vec<u8>,
     /// Remote stdout after the filter, before the MCP session takes it.
     filtered: Vec<u8>,
-    liveness: Liveness,
-    last_inbound: Instant,
-    next_keepalive: Option<Instant>,
-    /// Since when a pending write has made no progress though it could have.
-    stalled_since: Option<Instant>,
-    /// A probe was sent and its answer has not been seen yet.
-    probing: bool,
+    watchdog: Watchdog,
     /// The socket may hold bytes libssh2 has not read: it was reported
     /// readable since libssh2 last drained it.
     maybe_readable: bool,
@@ -171,11 +114,7 @@ impl Link {
             stderr_lines: StderrLines::default(),
             chunk: vec![0u8; READ_CHUNK],
             filtered: Vec::with_capacity(READ_CHUNK),
-            liveness,
-            last_inbound: now,
-            next_keepalive: liveness.keepalive.map(|interval| now + interval),
-            stalled_since: None,
-            probing: false,
+            watchdog: Watchdog::new(liveness, now),
             maybe_readable: true,
             eof_sent: false,
         }
@@ -200,7 +139,7 @@ impl Link {
         let mut rechecked = false;
         let mut wrote = 0;
         let mut write_blocked = None;
-        let mut heard = self.probe_answered();
+        let mut heard = self.watchdog.probe_answered(&mut self.channel);
         let window_before = self.channel.write_window().remaining;
         // Every libssh2 call reads the socket until it would block before
         // doing its work, so after any call the socket is drained and what
@@ -266,7 +205,7 @@ impl Link {
                 match attempt(&mut self.err, |s, cx| Pin::new(s).poll_read(cx, chunk)) {
                     Ok(0) => self.err_eof = true,
                     Ok(n) => {
-                        self.stderr_lines.push(&self.chunk[..n]);
+                        self.stderr_lines.push(&self.chunk[..n], show_stderr_line);
                         progress = true;
                         heard = true;
                         more_to_read |= n == self.chunk.len();
@@ -304,33 +243,18 @@ impl Link {
         // that grew (the server's WINDOW_ADJUST), is the server speaking too.
         let window_after = self.channel.write_window().remaining;
         // The answer may have been read in by the calls above.
-        heard |= self.probe_answered();
+        heard |= self.watchdog.probe_answered(&mut self.channel);
         if heard || window_after as usize + wrote > window_before as usize {
-            self.last_inbound = now;
+            self.watchdog.heard(now);
         }
-        self.note_write_progress(wrote > 0, write_blocked, now);
+        self.watchdog
+            .note_writes(wrote > 0, write_blocked, window_after > 0, now);
         Ok(interest)
-    }
-
-    /// A write that libssh2 refuses while the kernel would take data and the
-    /// remote's window is open is not flow control: it is the engine stuck.
-    fn note_write_progress(&mut self, wrote: bool, blocked: Option<BlockDirections>, now: Instant) {
-        let stuck = match blocked {
-            _ if wrote => false,
-            Some(BlockDirections::Outbound | BlockDirections::Both) => false,
-            Some(_) => self.channel.write_window().remaining > 0,
-            None => false,
-        };
-        if !stuck {
-            self.stalled_since = None;
-        } else if self.stalled_since.is_none() {
-            self.stalled_since = Some(now);
-        }
     }
 
     /// Notes that bytes arrived from the server.
     pub fn heard(&mut self, now: Instant) {
-        self.last_inbound = now;
+        self.watchdog.heard(now);
         self.maybe_readable = true;
     }
 
@@ -344,94 +268,18 @@ impl Link {
     /// Sends a probe if one is due. Call it just before waiting on the
     /// socket, so that the answer is seen arriving.
     pub fn keep_alive(&mut self, now: Instant) {
-        let (Some(due), Some(interval)) = (self.next_keepalive, self.liveness.keepalive) else {
-            return;
-        };
-        if now < due {
-            return;
-        }
-        // As OpenSSH's ServerAliveInterval: only a silent server is asked.
-        if now.saturating_duration_since(self.last_inbound) < interval {
-            self.next_keepalive = Some(self.last_inbound + interval);
-            return;
-        }
-        self.next_keepalive = Some(now + interval);
-        if self.probing || self.out_eof {
-            // One question at a time: the silence limit decides meanwhile.
-            return;
-        }
-        self.probing = true;
-        if self.probe_answered() {
-            self.last_inbound = now;
-        }
-    }
-
-    /// Moves the probe on (sending it, or looking for its answer); true once
-    /// the server has answered it.
-    fn probe_answered(&mut self) -> bool {
-        if !self.probing {
-            return false;
-        }
-        // libssh2 keeps the request's progress in the channel: one step per
-        // call, each call with the same arguments, as its non-blocking API asks.
-        let step = self.channel.setenv(PROBE_VARIABLE, "1");
-        let mut step = std::pin::pin!(step);
-        match step.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Pending => false,
-            Poll::Ready(outcome) => {
-                self.probing = false;
-                match outcome {
-                    Ok(()) => true,
-                    Err(async_ssh2_lite::Error::Ssh2(e))
-                        if e.code() == ErrorCode::Session(REQUEST_DENIED) =>
-                    {
-                        true
-                    }
-                    Err(e) => {
-                        debug!("probe: {}", describe(&e));
-                        false
-                    }
-                }
-            }
-        }
+        self.watchdog
+            .keep_alive(&mut self.channel, self.out_eof, now);
     }
 
     /// Why the connection is taken for dead, if it is.
     pub fn dead(&self, now: Instant) -> Option<String> {
-        if let Some(limit) = self.liveness.dead_after() {
-            if now.saturating_duration_since(self.last_inbound) >= limit {
-                return Some(format!(
-                    "no word from the server in {} s (keepalive every {} s)",
-                    limit.as_secs(),
-                    self.liveness.keepalive.unwrap_or_default().as_secs()
-                ));
-            }
-        }
-        if let Some(since) = self.stalled_since {
-            let limit = self.liveness.stall_limit();
-            if now.saturating_duration_since(since) >= limit {
-                return Some(format!(
-                    "the SSH engine made no progress on a write in {} s",
-                    limit.as_secs()
-                ));
-            }
-        }
-        None
+        self.watchdog.dead(now)
     }
 
     /// The next moment a timer of this link needs a look.
     pub fn next_check(&self) -> Option<Instant> {
-        let silence = self
-            .liveness
-            .dead_after()
-            .map(|limit| self.last_inbound + limit);
-        let stall = self
-            .stalled_since
-            .map(|since| since + self.liveness.stall_limit());
-        [self.next_keepalive, silence, stall]
-            .into_iter()
-            .flatten()
-            .min()
+        self.watchdog.next_check()
     }
 
     /// Waits until the socket can let libssh2 progress: readable always (the
@@ -471,12 +319,12 @@ impl Link {
 
     /// Flushes what the remote's stderr left unterminated.
     pub fn flush_stderr(&mut self) {
-        self.stderr_lines.finish();
+        self.stderr_lines.finish(show_stderr_line);
     }
 
     /// Closes the channel and the session without waiting on the network for long.
     pub async fn close(mut self) {
-        self.stderr_lines.finish();
+        self.stderr_lines.finish(show_stderr_line);
         bounded(self.channel.close(), "closing the channel").await;
         bounded(
             self.session.disconnect(None, "session ended", None),
@@ -533,116 +381,5 @@ async fn bounded<T>(
         Some(Ok(_)) => {}
         Some(Err(e)) => debug!("{what}: {}", describe(&e)),
         None => debug!("{what}: no answer within {} s", CLOSE_TIMEOUT.as_secs()),
-    }
-}
-
-/// Says in words what libssh2's terse transport errors mean to a user.
-/// Which of them a dropped connection produces depends on the call that
-/// met it; they all mean the same to the user.
-pub fn connection_failure(e: &io::Error) -> String {
-    let raw = e.to_string();
-    match raw.as_str() {
-        "transport read"
-        | "socket disconnect"
-        | "Failed getting banner"
-        | "Failure while draining incoming flow"
-        | "Unable to send channel data"
-        | "Unable to send transfer-window adjustment packet, deferring" => {
-            debug!("libssh2: {raw}");
-            "the server closed the connection or the network dropped it".into()
-        }
-        _ => raw,
-    }
-}
-
-fn divert_line(line: &[u8], len: usize) {
-    if len > line.len() {
-        warn!(
-            "remote stdout, not JSON-RPC ({len} bytes): {}…",
-            String::from_utf8_lossy(line)
-        );
-    } else {
-        warn!(
-            "remote stdout, not JSON-RPC: {}",
-            String::from_utf8_lossy(line)
-        );
-    }
-}
-
-/// The remote's stderr, cut into lines for our stderr.
-#[derive(Default)]
-struct StderrLines {
-    partial: Vec<u8>,
-}
-
-impl StderrLines {
-    fn push(&mut self, mut data: &[u8]) {
-        while let Some(i) = memchr::memchr(b'\n', data) {
-            self.partial.extend_from_slice(&data[..i]);
-            self.emit();
-            data = &data[i + 1..];
-        }
-        self.partial.extend_from_slice(data);
-        if self.partial.len() >= STDERR_LINE_LIMIT {
-            self.emit();
-        }
-    }
-
-    fn emit(&mut self) {
-        let line = self.partial.strip_suffix(b"\r").unwrap_or(&self.partial);
-        info!("remote: {}", String::from_utf8_lossy(line));
-        self.partial.clear();
-    }
-
-    fn finish(&mut self) {
-        if !self.partial.is_empty() {
-            self.emit();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_way_libssh2_reports_a_dropped_connection_reads_the_same() {
-        for raw in [
-            "transport read",
-            "socket disconnect",
-            "Failure while draining incoming flow",
-            "Unable to send channel data",
-            // A read that must first grow the server's window meets the cut
-            // while sending that adjustment.
-            "Unable to send transfer-window adjustment packet, deferring",
-        ] {
-            assert_eq!(
-                connection_failure(&io::Error::other(raw)),
-                "the server closed the connection or the network dropped it",
-                "{raw}"
-            );
-        }
-        assert_eq!(
-            connection_failure(&io::Error::other("something else")),
-            "something else"
-        );
-    }
-
-    #[test]
-    fn silence_allowed_is_count_intervals_and_never_less_than_one_interval_and_an_answer() {
-        let liveness = |secs, count_max| Liveness {
-            keepalive: Some(Duration::from_secs(secs)),
-            count_max,
-        };
-        assert_eq!(liveness(15, 3).dead_after(), Some(Duration::from_secs(45)));
-        assert_eq!(liveness(1, 3).dead_after(), Some(Duration::from_secs(3)));
-        assert_eq!(liveness(1, 1).dead_after(), Some(Duration::from_secs(2)));
-        assert_eq!(liveness(10, 1).dead_after(), Some(Duration::from_secs(11)));
-        let off = Liveness {
-            keepalive: None,
-            count_max: 3,
-        };
-        assert_eq!(off.dead_after(), None);
-        assert_eq!(off.stall_limit(), STALL_WITHOUT_KEEPALIVE);
     }
 }

@@ -3,8 +3,8 @@
 //! answered (pinned on first use), or nothing at all.
 //!
 //! Key-server mode, step by step:
-//! 1. Ask the key server for the host key (`keyserver.rs`).
-//! 2. Compare it with the pin file (a known_hosts file of our own, default
+//! 1. Ask the key server for the host key (`key_server.rs`).
+//! 2. Compare it with the pin file (`pin.rs`: a known_hosts file of our own, default
 //!    `~/.ssh/m2m_mcp_server_ssh_client_known_hosts`). A pin for this
 //!    `[host]:port` holding another key is a refusal: either the server was
 //!    reinstalled or someone answers in its place, and only the user can
@@ -16,17 +16,19 @@
 //! The Python client trusts whatever the key server says, every time; the
 //! pin turns that into trust on first use, as OpenSSH does for new hosts.
 
-use std::io;
+pub mod key_server;
+pub mod key_types;
+pub mod known_hosts;
+mod pin;
+
 use std::path::PathBuf;
 
-use crate::auth::Credentials;
+use crate::address;
 use crate::config::{self, Config, HostKeyPolicy};
 use crate::error::Error;
-use crate::keys::PublicKey;
-use crate::keyserver;
-use crate::known_hosts::{self, KnownHosts, Verdict};
-use crate::wire;
+use crate::keys::{PublicKey, wire};
 use crate::{debug, info, warn};
+use known_hosts::{KnownHosts, Verdict};
 
 /// How this run checks host keys.
 #[derive(Debug)]
@@ -48,7 +50,11 @@ pub enum Trust {
 impl Trust {
     /// Prepares the check: reads known_hosts, or runs the key-server
     /// exchange (blocking, before any SSH traffic; once per process).
-    pub async fn establish(config: &Config, credentials: &Credentials) -> Result<Trust, Error> {
+    /// `client_public` is our public key, which a key server is given.
+    pub async fn establish(
+        config: &Config,
+        client_public: Option<&PublicKey>,
+    ) -> Result<Trust, Error> {
         match &config.host_keys {
             HostKeyPolicy::KnownHosts(path) => KnownHosts::load(path)
                 .map(Trust::KnownHosts)
@@ -58,8 +64,8 @@ impl Trust {
                 }),
             HostKeyPolicy::Disabled => {
                 warn!(
-                    "host key checking is disabled (--disable-host-key-checking): anyone on the network path can pose as {}:{}",
-                    config.host, config.port
+                    "host key checking is disabled (--disable-host-key-checking): anyone on the network path can pose as {}",
+                    address::host_port(&config.host, config.port)
                 );
                 Ok(Trust::Anyone)
             }
@@ -67,7 +73,7 @@ impl Trust {
                 let host = config.host.clone();
                 let port = config.port;
                 let key_server = key_server.clone();
-                let public = credentials.public_key().cloned();
+                let public = client_public.cloned();
                 let client_key = config.client_key.clone();
                 // minreq blocks; on smol's blocking pool the event loop (and
                 // its signal handling) stays free.
@@ -108,7 +114,7 @@ impl Trust {
                     describe_key(blob)
                 );
                 if let Some(pins) = pin_to {
-                    match pin(pins, host, port, key) {
+                    match pin::pin(pins, host, port, key) {
                         Ok(()) => info!(
                             "pinned the host key of {} ({}) in {}",
                             known_hosts::lookup_name(host, port),
@@ -144,7 +150,7 @@ fn exchange(
                  put it next to it as .pub"
             .into(),
     })?;
-    let answer = keyserver::fetch_server_key(host, key_server.port, key_server.url.as_deref())?;
+    let answer = key_server::fetch_server_key(host, key_server.port, key_server.url.as_deref())?;
     let url = answer.location.base.clone();
     debug!(
         "the key server at {url} answered host key {}",
@@ -154,78 +160,14 @@ fn exchange(
         context: "cannot read the pin file",
         source,
     })?;
-    let pinned = check_pin(&pins, host, port, &answer.key, &url)?;
-    keyserver::register(&answer.location, client_public)?;
+    let pinned = pin::check_pin(&pins, host, port, &answer.key, &url)?;
+    key_server::register(&answer.location, client_public)?;
     debug!("registered client key {}", client_public.fingerprint());
     Ok(Trust::KeyServer {
         key: answer.key,
         url,
         pin_to: (!pinned).then(|| key_server.pins.clone()),
     })
-}
-
-/// Whether the answered key is already pinned; a different pin is a refusal.
-fn check_pin(
-    pins: &KnownHosts,
-    host: &str,
-    port: u16,
-    key: &PublicKey,
-    url: &str,
-) -> Result<bool, Error> {
-    let changed = |line: usize| {
-        let pinned = pins
-            .keys_for(host, port)
-            .into_iter()
-            .find(|(l, _)| *l == line)
-            .map(|(_, blob)| describe_key(blob))
-            .unwrap_or_default();
-        Error::PinnedKeyChanged {
-            name: known_hosts::lookup_name(host, port),
-            url: url.to_string(),
-            pins: pins.path().to_path_buf(),
-            line,
-            fingerprint: describe_key(&key.blob),
-            pinned,
-        }
-    };
-    match pins.check(host, port, &key.blob) {
-        Verdict::Trusted { line } => {
-            debug!(
-                "the answered key is pinned at {} line {line}",
-                pins.path().display()
-            );
-            Ok(true)
-        }
-        Verdict::Revoked { line } => Err(Error::RevokedHostKey {
-            target: known_hosts::lookup_name(host, port),
-            known_hosts: pins.path().to_path_buf(),
-            line,
-        }),
-        Verdict::Changed { line } => Err(changed(line)),
-        // A pin of another type is still another key: the server would not
-        // swap its only key type without being reinstalled.
-        Verdict::Unknown { .. } => match pins.keys_for(host, port).first() {
-            Some((line, _)) => Err(changed(*line)),
-            None => Ok(false),
-        },
-    }
-}
-
-/// Appends the pin line, replacing the file atomically so that a crash or a
-/// concurrent reader never sees half a line.
-fn pin(path: &std::path::Path, host: &str, port: u16, key: &PublicKey) -> io::Result<()> {
-    crate::atomic_file::create_parent_dir(path)?;
-    let mut text = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    if !text.is_empty() && !text.ends_with(b"\n") {
-        text.push(b'\n');
-    }
-    text.extend_from_slice(known_hosts::line_for(host, port, &key.blob).as_bytes());
-    text.push(b'\n');
-    crate::atomic_file::replace(path, &text, 0o600)
 }
 
 fn verify_known_hosts(
@@ -235,7 +177,7 @@ fn verify_known_hosts(
     port: u16,
     target: &str,
 ) -> Result<(), Error> {
-    let key_type = known_hosts::key_type(blob).unwrap_or_else(|| "unknown".into());
+    let key_type = wire::key_type(blob).unwrap_or_else(|| "unknown".into());
     let fingerprint = wire::fingerprint(blob);
     match known.check(host, port, blob) {
         Verdict::Trusted { line } => {
@@ -289,7 +231,7 @@ fn verify_known_hosts(
 fn describe_key(blob: &[u8]) -> String {
     format!(
         "{} {}",
-        known_hosts::key_type(blob).unwrap_or_else(|| "unknown".into()),
+        wire::key_type(blob).unwrap_or_else(|| "unknown".into()),
         wire::fingerprint(blob)
     )
 }
@@ -297,67 +239,13 @@ fn describe_key(blob: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     fn key(seed: u8) -> PublicKey {
         let mut blob = Vec::new();
         for field in [&b"ssh-ed25519"[..], &[seed; 32]] {
-            blob.extend_from_slice(&(field.len() as u32).to_be_bytes());
-            blob.extend_from_slice(field);
+            wire::put_string(&mut blob, field);
         }
         PublicKey::from_blob(&blob).unwrap()
-    }
-
-    #[test]
-    fn a_new_key_is_not_pinned_and_a_pinned_one_is() {
-        let empty = KnownHosts::parse(Path::new("/p"), "");
-        assert!(!check_pin(&empty, "h", 8022, &key(1), "http://h:8000").unwrap());
-        let line = known_hosts::line_for("h", 8022, &key(1).blob);
-        let pins = KnownHosts::parse(Path::new("/p"), &line);
-        assert!(check_pin(&pins, "h", 8022, &key(1), "http://h:8000").unwrap());
-        // Pins are per port.
-        assert!(!check_pin(&pins, "h", 8023, &key(2), "http://h:8000").unwrap());
-    }
-
-    #[test]
-    fn a_different_answer_than_the_pin_is_refused_with_the_way_to_reset() {
-        let text = format!(
-            "# pins\n{}\n",
-            known_hosts::line_for("h", 8022, &key(1).blob)
-        );
-        let pins = KnownHosts::parse(Path::new("/p"), &text);
-        let err = check_pin(&pins, "h", 8022, &key(2), "http://h:8000").unwrap_err();
-        assert_eq!(err.exit_code(), 8);
-        let message = err.to_string();
-        assert!(
-            message.contains("differs from the one pinned in /p line 2"),
-            "{message}"
-        );
-        assert!(
-            message.ends_with("(ssh-keygen -R '[h]:8022' -f /p) and start again"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn pinning_appends_a_line_and_keeps_the_rest() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sub/pins");
-        pin(&path, "h", 8022, &key(1)).unwrap();
-        std::fs::write(&path, std::fs::read_to_string(&path).unwrap().trim_end()).unwrap();
-        pin(&path, "g", 8022, &key(2)).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(
-            text,
-            format!(
-                "{}\n{}\n",
-                known_hosts::line_for("h", 8022, &key(1).blob),
-                known_hosts::line_for("g", 8022, &key(2).blob)
-            )
-        );
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
     }
 
     #[test]

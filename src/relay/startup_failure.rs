@@ -1,4 +1,4 @@
-//! When the remote cannot be reached at start: tell the host, in its own
+//! When no session could be opened at start: tell the host, in its own
 //! protocol, before exiting.
 //!
 //! An MCP host shows a server that exits without a word as "failed", with
@@ -14,9 +14,8 @@ use smol::future::FutureExt;
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::Error;
-use crate::jsonrpc::Message;
-use crate::message_lines::{LineFramer, Piece};
-use crate::relay_messages;
+use crate::mcp;
+use crate::mcp::{LineFramer, Message, Piece};
 
 /// How long to wait for the host's first request. Hosts send `initialize`
 /// as soon as they have started us, so it is normally already waiting.
@@ -28,7 +27,7 @@ const FIRST_REQUEST_LIMIT: usize = 1024 * 1024;
 pub const CANNOT_CONNECT: &str = "Cannot connect to the remote MCP server";
 
 /// Answers the host's first request with `error`, if one arrives in time.
-pub async fn refuse<I, O>(input: &mut I, output: &mut O, error: &Error)
+pub async fn answer<I, O>(input: &mut I, output: &mut O, error: &Error)
 where
     I: AsyncRead + Unpin,
     O: AsyncWrite + Unpin,
@@ -70,7 +69,7 @@ where
     })
     .await;
     if let Some(id) = answer {
-        let line = relay_messages::error_line(&id, CANNOT_CONNECT, &error.to_string());
+        let line = mcp::error_line(&id, CANNOT_CONNECT, &error.to_string());
         let _ = output.write_all(&line).await;
         let _ = output.flush().await;
     }

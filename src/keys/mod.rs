@@ -17,9 +17,11 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
 
-use crate::atomic_file;
+pub mod atomic_file;
+pub mod wire;
+
 use crate::error::Error;
-use crate::wire::{self, Reader};
+use wire::{Reader, put_string, put_u32};
 
 const OPENSSH_BEGIN: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
 const OPENSSH_END: &str = "-----END OPENSSH PRIVATE KEY-----";
@@ -105,7 +107,6 @@ impl PublicKey {
 /// What we can learn from a private key file without decrypting it.
 #[derive(Debug)]
 pub struct KeyFileInfo {
-    pub path: PathBuf,
     /// True when a passphrase is needed to use it.
     pub encrypted: bool,
     /// The public key, when the file carries it in clear (openssh-key-v1
@@ -169,7 +170,6 @@ pub fn inspect(path: &Path) -> Result<KeyFileInfo, Error> {
         (encrypted, read_pub_file(path))
     };
     Ok(KeyFileInfo {
-        path: path.to_path_buf(),
         encrypted,
         public,
         mode,
@@ -339,17 +339,6 @@ fn ed25519_public(pk: &[u8; 32]) -> PublicKey {
     }
 }
 
-fn put_u32(buf: &mut Vec<u8>, n: u32) {
-    buf.extend_from_slice(&n.to_be_bytes());
-}
-
-/// An SSH "string": a big-endian u32 length, then the bytes.
-fn put_string(buf: &mut Vec<u8>, s: &[u8]) {
-    // Every string we write is a few dozen bytes.
-    put_u32(buf, s.len() as u32);
-    buf.extend_from_slice(s);
-}
-
 /// Overwrites secret bytes before their memory is freed. `black_box` keeps
 /// the compiler from dropping the writes as dead; it is best effort, which
 /// is what is easy without another dependency.
@@ -507,7 +496,6 @@ mod tests {
         fs::remove_file(pub_path(&path)).unwrap();
 
         let info = inspect(&path).unwrap();
-        assert_eq!(info.path, path);
         assert!(!info.encrypted);
         assert_eq!(info.public, Some(public));
         assert_eq!(info.mode, 0o600);

@@ -52,6 +52,25 @@ pub fn fingerprint(key_blob: &[u8]) -> String {
     )
 }
 
+/// The key type string inside a blob, if parseable.
+pub fn key_type(key_blob: &[u8]) -> Option<String> {
+    let name = Reader::new(key_blob).string()?;
+    let name = std::str::from_utf8(name).ok()?;
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// Appends a big-endian `uint32`.
+pub fn put_u32(buf: &mut Vec<u8>, n: u32) {
+    buf.extend_from_slice(&n.to_be_bytes());
+}
+
+/// Appends a `string`: a big-endian `uint32` length, then the bytes. Every
+/// string we write is a few dozen bytes.
+pub fn put_string(buf: &mut Vec<u8>, s: &[u8]) {
+    put_u32(buf, s.len() as u32);
+    buf.extend_from_slice(s);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

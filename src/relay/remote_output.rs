@@ -1,4 +1,6 @@
-//! Keeps our stdout to JSON-RPC lines, as the MCP stdio transport requires.
+//! What the remote prints, sorted: its stdout kept to JSON-RPC lines, as
+//! the MCP stdio transport requires, and everything else (its stderr, and
+//! what its stdout prints that is not JSON-RPC) on our stderr.
 //!
 //! The remote's stdout is cut into lines as it streams by. A line whose first
 //! non-blank byte opens a JSON object or array (`{` or `[`) passes byte for
@@ -8,8 +10,12 @@
 //! dropped. Whether a message is valid JSON is left to the host, which can
 //! report it against the right request.
 
+use crate::{info, warn};
+
 /// Leading blanks we hold while deciding a line; a longer run is not JSON-RPC.
 const MAX_LEADING_BLANKS: usize = 4096;
+/// A remote stderr line longer than this is printed in pieces.
+const STDERR_LINE_LIMIT: usize = 4096;
 /// How much of a diverted line is shown on stderr.
 const DIVERTED_SHOWN: usize = 1024;
 
@@ -127,6 +133,62 @@ fn trim_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// Shows a line of the remote's stdout that is not JSON-RPC on our stderr;
+/// `len` is its full length, of which `line` is the head.
+pub fn divert_line(line: &[u8], len: usize) {
+    if len > line.len() {
+        warn!(
+            "remote stdout, not JSON-RPC ({len} bytes): {}…",
+            String::from_utf8_lossy(line)
+        );
+    } else {
+        warn!(
+            "remote stdout, not JSON-RPC: {}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
+/// Shows a line of the remote's stderr on ours.
+pub fn show_stderr_line(line: &[u8]) {
+    info!("remote: {}", String::from_utf8_lossy(line));
+}
+
+/// The remote's stderr, cut into lines for our stderr: a line without its
+/// `\n` (and `\r`), a very long one in pieces of [`STDERR_LINE_LIMIT`].
+#[derive(Default)]
+pub struct StderrLines {
+    partial: Vec<u8>,
+}
+
+impl StderrLines {
+    /// Takes the next bytes, cut anywhere; hands each completed line to `on_line`.
+    pub fn push(&mut self, mut data: &[u8], mut on_line: impl FnMut(&[u8])) {
+        while let Some(i) = memchr::memchr(b'\n', data) {
+            self.partial.extend_from_slice(&data[..i]);
+            self.emit(&mut on_line);
+            data = &data[i + 1..];
+        }
+        self.partial.extend_from_slice(data);
+        if self.partial.len() >= STDERR_LINE_LIMIT {
+            self.emit(&mut on_line);
+        }
+    }
+
+    /// The stream ended: a last line without `\n` still counts.
+    pub fn finish(&mut self, mut on_line: impl FnMut(&[u8])) {
+        if !self.partial.is_empty() {
+            self.emit(&mut on_line);
+        }
+    }
+
+    fn emit(&mut self, on_line: &mut impl FnMut(&[u8])) {
+        let line = self.partial.strip_suffix(b"\r").unwrap_or(&self.partial);
+        on_line(line);
+        self.partial.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +237,36 @@ mod tests {
         assert_eq!(diverted.len(), 1);
         assert!(diverted[0].ends_with("/5000"));
         assert_eq!(diverted[0].len(), DIVERTED_SHOWN + "/5000".len());
+    }
+
+    fn stderr_lines(chunks: &[&[u8]]) -> Vec<String> {
+        let mut lines = StderrLines::default();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            lines.push(chunk, |line| {
+                out.push(String::from_utf8_lossy(line).into_owned())
+            });
+        }
+        lines.finish(|line| out.push(String::from_utf8_lossy(line).into_owned()));
+        out
+    }
+
+    #[test]
+    fn stderr_is_cut_into_lines_across_reads_without_their_endings() {
+        assert_eq!(
+            stderr_lines(&[b"one\r\ntw", b"o\n\nthr", b"ee"]),
+            ["one", "two", "", "three"]
+        );
+        assert_eq!(stderr_lines(&[b""]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_stderr_line_that_reaches_the_limit_is_shown_without_waiting_for_its_end() {
+        let long = vec![b'x'; STDERR_LINE_LIMIT + 10];
+        assert_eq!(stderr_lines(&[&long]), ["x".repeat(STDERR_LINE_LIMIT + 10)]);
+        assert_eq!(
+            stderr_lines(&[&long[..STDERR_LINE_LIMIT], b"tail\n"]),
+            ["x".repeat(STDERR_LINE_LIMIT), "tail".into()]
+        );
     }
 }
