@@ -2,6 +2,7 @@
 //! passphrase taken from the environment, and the rules between flags
 //! checked. Every error here is a usage error that names its flag.
 
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,6 +22,15 @@ pub const DEFAULT_PIN_FILE: &str = "~/.ssh/m2m_mcp_server_ssh_client_known_hosts
 pub const DEFAULT_KEY_SERVER_PORT: u16 = 8000;
 /// The environment variable that carries the key's passphrase.
 pub const PASSPHRASE_ENV: &str = "MCP_SSH_PASSPHRASE";
+/// What each numeric flag accepts. The bounds keep every deadline and
+/// every product of them far from overflow; past them a value means nothing
+/// a session could tell apart (a day between keepalives, a year of
+/// reconnecting).
+const PORT: RangeInclusive<u64> = 1..=65535;
+const CONNECT_TIMEOUT: RangeInclusive<u64> = 1..=3600;
+const KEEPALIVE_INTERVAL: RangeInclusive<u64> = 0..=86_400;
+const KEEPALIVE_COUNT_MAX: RangeInclusive<u64> = 1..=1000;
+const RECONNECT_MAX_WAIT: RangeInclusive<u64> = 0..=31_536_000;
 /// With a single interval of silence allowed, the time on top of it for
 /// the probe's answer to come back from a server that is busy, not gone.
 const ANSWER_ALLOWANCE: Duration = Duration::from_secs(1);
@@ -100,7 +110,11 @@ impl Liveness {
     /// taken for dead.
     pub fn dead_after(&self) -> Option<Duration> {
         let interval = self.keepalive?;
-        Some((interval * self.count_max.max(1)).max(interval + ANSWER_ALLOWANCE))
+        Some(
+            interval
+                .saturating_mul(self.count_max.max(1))
+                .max(interval.saturating_add(ANSWER_ALLOWANCE)),
+        )
     }
 
     /// How long a write may make no progress before the engine is taken for stuck.
@@ -186,18 +200,57 @@ impl Config {
                 args.log_level
             ))
         })?;
-        if args.host.is_empty() {
-            return Err(Error::Usage("--host: must not be empty".into()));
+        for (flag, value) in [
+            ("--host", Some(&args.host)),
+            ("--username", Some(&args.username)),
+            ("--client-key", args.client_key.as_ref()),
+            ("--known-hosts", args.known_hosts.as_ref()),
+        ] {
+            match value {
+                Some(value) if value.is_empty() => {
+                    return Err(Error::Usage(format!("{flag}: must not be empty")));
+                }
+                // Names and paths with control characters are a mistake (a
+                // pasted newline) or an attempt to forge what we print.
+                Some(value) if value.chars().any(char::is_control) => {
+                    return Err(Error::Usage(format!(
+                        "{flag}: must not contain control characters"
+                    )));
+                }
+                _ => {}
+            }
         }
-        if args.connect_timeout == 0 {
-            return Err(Error::Usage(
-                "--connect-timeout: must be at least 1 second".into(),
-            ));
-        }
-        if args.keepalive_count_max == 0 {
-            return Err(Error::Usage(
-                "--keepalive-count-max: must be at least 1".into(),
-            ));
+        for (flag, value, range) in [
+            ("--port", u64::from(args.port), PORT),
+            (
+                "--key-server-port",
+                u64::from(args.key_server_port.unwrap_or(DEFAULT_KEY_SERVER_PORT)),
+                PORT,
+            ),
+            ("--connect-timeout", args.connect_timeout, CONNECT_TIMEOUT),
+            (
+                "--keepalive-interval",
+                args.keepalive_interval,
+                KEEPALIVE_INTERVAL,
+            ),
+            (
+                "--keepalive-count-max",
+                u64::from(args.keepalive_count_max),
+                KEEPALIVE_COUNT_MAX,
+            ),
+            (
+                "--reconnect-max-wait",
+                args.reconnect_max_wait,
+                RECONNECT_MAX_WAIT,
+            ),
+        ] {
+            if !range.contains(&value) {
+                return Err(Error::Usage(format!(
+                    "{flag}: {value} is out of range; use {} to {}",
+                    range.start(),
+                    range.end()
+                )));
+            }
         }
         let home = env("HOME");
         let generate_missing_key = args.client_key.is_none() || args.use_key_server;
@@ -465,5 +518,79 @@ mod tests {
         };
         assert_eq!(off.dead_after(), None);
         assert_eq!(off.stall_limit(), STALL_WITHOUT_KEEPALIVE);
+    }
+
+    #[test]
+    fn numeric_flags_out_of_range_are_usage_errors_naming_the_flag_and_the_range() {
+        for (args, message) in [
+            (
+                &["--keepalive-interval", "18446744073709551615"][..],
+                "--keepalive-interval: 18446744073709551615 is out of range; use 0 to 86400",
+            ),
+            (
+                &["--keepalive-count-max", "0"],
+                "--keepalive-count-max: 0 is out of range; use 1 to 1000",
+            ),
+            (
+                &["--reconnect-max-wait", "9223372036854775807"],
+                "--reconnect-max-wait: 9223372036854775807 is out of range; use 0 to 31536000",
+            ),
+            (
+                &["--connect-timeout", "0"],
+                "--connect-timeout: 0 is out of range; use 1 to 3600",
+            ),
+            (
+                &["--port", "0"],
+                "--port: 0 is out of range; use 1 to 65535",
+            ),
+            (
+                &["--use-key-server", "--key-server-port", "0"],
+                "--key-server-port: 0 is out of range; use 1 to 65535",
+            ),
+        ] {
+            let err = config(args, &[("HOME", "/h")]).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert_eq!(err.to_string(), message);
+        }
+        let widest = config(
+            &[
+                "--keepalive-interval",
+                "86400",
+                "--keepalive-count-max",
+                "1000",
+                "--reconnect-max-wait",
+                "31536000",
+            ],
+            &[("HOME", "/h")],
+        )
+        .unwrap();
+        assert_eq!(
+            widest.liveness().dead_after(),
+            Some(Duration::from_secs(86_400_000))
+        );
+    }
+
+    #[test]
+    fn empty_or_control_character_values_are_refused_naming_the_flag() {
+        for (args, message) in [
+            (
+                &["--known-hosts", ""][..],
+                "--known-hosts: must not be empty",
+            ),
+            (&["--client-key", ""], "--client-key: must not be empty"),
+            (&["--host", ""], "--host: must not be empty"),
+            (
+                &["--host", "example.com\n"],
+                "--host: must not contain control characters",
+            ),
+            (
+                &["--username", "mcp\u{1b}[2J"],
+                "--username: must not contain control characters",
+            ),
+        ] {
+            let err = config(args, &[("HOME", "/h")]).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert_eq!(err.to_string(), message);
+        }
     }
 }

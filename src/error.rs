@@ -111,6 +111,23 @@ pub enum Error {
         context: &'static str,
         source: io::Error,
     },
+    /// The directory for a new key could be changed by another user.
+    KeyDirectoryUnsafe {
+        path: PathBuf,
+        dir: PathBuf,
+        why: String,
+    },
+    /// A file of the user's (known_hosts, the pin file) cannot be read.
+    LocalFile {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// What the program needs from the system is not there (signal handlers).
+    Internal {
+        context: &'static str,
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -136,6 +153,9 @@ impl Error {
             Error::Channel { .. } => 11,
             Error::RemoteClosed { .. } | Error::Ssh { .. } => 12,
             Error::Stdio { .. } => 1,
+            Error::LocalFile { .. } => 18,
+            Error::KeyDirectoryUnsafe { .. } => 10,
+            Error::Internal { .. } => 19,
             Error::KeyServerUnreachable { .. } => 13,
             Error::KeyServerStatus { .. } => 14,
             Error::KeyServerAnswer { .. } => 15,
@@ -154,7 +174,7 @@ impl fmt::Display for Error {
             }
             Error::ConnectionRefused { target } => write!(
                 f,
-                "Connection refused by {target}; check --host and --port and that the SSH server is running"
+                "connection refused by {target}; check --host and --port and that the SSH server is running"
             ),
             Error::ConnectTimeout { target, secs } => write!(
                 f,
@@ -175,7 +195,7 @@ impl fmt::Display for Error {
             } => {
                 write!(
                     f,
-                    "Host key verification failed: {target} is not in {} ({key_type} key {fingerprint}); \
+                    "host key verification failed: {target} is not in {} ({key_type} key {fingerprint}); \
                      if that fingerprint is the server's, append this line to the file: {line_to_add}",
                     known_hosts.display()
                 )?;
@@ -192,7 +212,7 @@ impl fmt::Display for Error {
                 fingerprint,
             } => write!(
                 f,
-                "Host key verification failed: the host key for {target} ({key_type} {fingerprint}) does not match {} line {line}; \
+                "host key verification failed: the host key for {target} ({key_type} {fingerprint}) does not match {} line {line}; \
                  someone may be intercepting the connection; if the server was reinstalled, remove that line",
                 known_hosts.display()
             ),
@@ -202,7 +222,7 @@ impl fmt::Display for Error {
                 line,
             } => write!(
                 f,
-                "Host key verification failed: the host key for {target} is marked @revoked in {} line {line}",
+                "host key verification failed: the host key for {target} is marked @revoked in {} line {line}",
                 known_hosts.display()
             ),
             Error::Authentication {
@@ -213,7 +233,7 @@ impl fmt::Display for Error {
             } => {
                 write!(
                     f,
-                    "Authentication failed for user '{username}' at {target}; tried "
+                    "authentication failed for user '{username}' at {target}; tried "
                 )?;
                 if tried.is_empty() {
                     write!(f, "nothing (no usable key)")?;
@@ -270,7 +290,22 @@ impl fmt::Display for Error {
             Error::Ssh { context, detail } => {
                 write!(f, "SSH connection lost while {context}: {detail}")
             }
-            Error::Stdio { context, source } => write!(f, "{context}: {source}"),
+            Error::Stdio { context, source } | Error::Internal { context, source } => {
+                write!(f, "{context}: {source}")
+            }
+            Error::KeyDirectoryUnsafe { path, dir, why } => write!(
+                f,
+                "refusing to create the client key {}: its directory {} {why}, so another user could \
+                 replace the key (OpenSSH's StrictModes refuses it too); make it yours and private: \
+                 chown \"$(id -un)\" {} && chmod 700 {}",
+                path.display(),
+                dir.display(),
+                dir.display(),
+                dir.display()
+            ),
+            Error::LocalFile { what, path, source } => {
+                write!(f, "cannot read the {what} {}: {source}", path.display())
+            }
             Error::KeyServerUnreachable { url, detail } => write!(
                 f,
                 "cannot reach the key server at {url}: {detail}; check --host and --key-server-port (or --key-server-url) \
@@ -340,7 +375,7 @@ impl fmt::Display for Error {
                 pinned,
             } => write!(
                 f,
-                "Host key verification failed: the key server at {url} answered a host key for {name} ({fingerprint}) \
+                "host key verification failed: the key server at {url} answered a host key for {name} ({fingerprint}) \
                  that differs from the one pinned in {} line {line} ({pinned}); someone may be intercepting the connection; \
                  if the server was reinstalled, remove the pin (ssh-keygen -R '{name}' -f {}) and start again",
                 pins.display(),
@@ -353,7 +388,7 @@ impl fmt::Display for Error {
                 presented,
             } => write!(
                 f,
-                "Host key verification failed: {target} presented host key {presented}, but the key server at {url} \
+                "host key verification failed: {target} presented host key {presented}, but the key server at {url} \
                  answered {answered}; someone may be intercepting the connection"
             ),
         }
@@ -367,7 +402,9 @@ impl std::error::Error for Error {
             | Error::Connect { source, .. }
             | Error::KeyFile { source, .. }
             | Error::KeyGeneration { source, .. }
-            | Error::Stdio { source, .. } => Some(source),
+            | Error::Stdio { source, .. }
+            | Error::LocalFile { source, .. }
+            | Error::Internal { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -32,12 +32,16 @@ pub mod cli;
 pub mod config;
 /// Establishing a session: TCP, handshake, authentication, the channel.
 mod connect;
+/// Deadlines that cannot overflow.
+mod deadline;
 /// The one error type, its messages and exit codes.
 pub mod error;
 /// Trusting the server: known_hosts, the key server and its pin.
 mod host_key;
 /// Our key file: inspect, generate, the SSH wire format, atomic writes.
 mod keys;
+/// Reading the user's files: regular files only, capped.
+mod local_file;
 /// Messages on stderr, by level.
 pub mod log;
 /// MCP awareness: framing, scanning, tracking, the outage queue, restore.
@@ -51,7 +55,8 @@ use config::Config;
 use connect::Dialer;
 use connect::auth::Credentials;
 use host_key::Trust;
-use relay::{startup_failure, stdio};
+use relay::{StopRequests, startup_failure, stdio};
+use smol::future::FutureExt;
 
 /// Connects and relays until the session ends.
 pub async fn run(config: &Config) -> Result<relay::Ending, Error> {
@@ -63,6 +68,7 @@ pub async fn run(config: &Config) -> Result<relay::Ending, Error> {
         context: "cannot open stdout",
         source,
     })?;
+    let mut signals = StopRequests::install()?;
     let opened = async {
         // Checked before touching the network: a key problem is the user's to
         // fix whatever the server says.
@@ -74,13 +80,26 @@ pub async fn run(config: &Config) -> Result<relay::Ending, Error> {
             trust,
         };
         let first = dialer.connect().await?;
-        Ok::<_, Error>((dialer, first))
+        Ok::<_, Error>(Some((dialer, first)))
     }
+    .or(async {
+        let signal = signals.next().await;
+        info!("{signal}: stopping before the session was open");
+        Ok(None)
+    })
     .await;
     let (dialer, first) = match opened {
-        Ok(opened) => opened,
+        Ok(Some(opened)) => opened,
+        Ok(None) => {
+            let reason = format!(
+                "the client was stopped before its connection to {} was open",
+                address::host_port(&config.host, config.port)
+            );
+            startup_failure::answer(&mut input, &mut output, &reason).await;
+            return Ok(relay::Ending::HostClosed);
+        }
         Err(e) => {
-            startup_failure::answer(&mut input, &mut output, &e).await;
+            startup_failure::answer(&mut input, &mut output, &e.to_string()).await;
             return Err(e);
         }
     };
@@ -88,5 +107,5 @@ pub async fn run(config: &Config) -> Result<relay::Ending, Error> {
         liveness: config.liveness(),
         reconnect_max_wait: config.reconnect_max_wait,
     };
-    relay::run(&mut input, &mut output, first, &dialer, &settings).await
+    relay::run(&mut input, &mut output, signals, first, &dialer, &settings).await
 }

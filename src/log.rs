@@ -66,15 +66,50 @@ pub fn enabled(level: Level) -> bool {
 /// is enabled. A failed write to stderr is ignored: there is nowhere left to
 /// report it, and it must not end the session.
 pub fn write(level: Level, args: fmt::Arguments<'_>) {
+    let line = visible(args, false);
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{PREFIX}: {}: {args}", level.label());
+    let _ = writeln!(err, "{PREFIX}: {}: {line}", level.label());
 }
 
 /// The final line of a run that failed: no level label, so that it reads as
-/// the answer (`m2m-mcp-server-ssh-client: Connection refused by ...`).
+/// the answer (`m2m-mcp-server-ssh-client: connection refused by ...`).
+/// Usage errors may span lines; nothing else does.
 pub fn fatal(args: fmt::Arguments<'_>) {
+    let line = visible(args, true);
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{PREFIX}: {args}");
+    let _ = writeln!(err, "{PREFIX}: {line}");
+}
+
+/// The message with its control characters written as escapes (`\u{1b}`),
+/// tabs and, if `newlines`, line ends kept: much of what we print comes
+/// from the remote, a key server or the command line, and none of it may
+/// move the cursor, repaint a terminal or fake a line of ours.
+fn visible(args: fmt::Arguments<'_>, newlines: bool) -> String {
+    struct Escaping<'a> {
+        out: &'a mut String,
+        newlines: bool,
+    }
+    impl fmt::Write for Escaping<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            for c in s.chars() {
+                if c.is_control() && c != '\t' && !(self.newlines && c == '\n') {
+                    self.out.extend(c.escape_default());
+                } else {
+                    self.out.push(c);
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut out = String::new();
+    let _ = fmt::write(
+        &mut Escaping {
+            out: &mut out,
+            newlines,
+        },
+        args,
+    );
+    out
 }
 
 // The level is checked before the arguments are evaluated: `format_args!`
@@ -106,5 +141,20 @@ pub fn message_heads(direction: &str, data: &[u8], at_line_start: &mut bool) {
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_of_others_are_shown_escaped_never_obeyed() {
+        let remote = "\u{1b}]0;owned\u{7}\u{1b}[2Jtext\r\nfake line\tok";
+        assert_eq!(
+            visible(format_args!("remote: {remote}"), false),
+            "remote: \\u{1b}]0;owned\\u{7}\\u{1b}[2Jtext\\r\\nfake line\tok"
+        );
+        assert_eq!(visible(format_args!("a\nb"), true), "a\nb");
     }
 }

@@ -81,7 +81,8 @@ impl Dialer<'_> {
             .await?;
             // The ciphers stay in libssh2's order, chacha20-poly1305 first:
             // libssh2 hands AES-GCM to OpenSSL one 16-byte block per call,
-            // which undoes AES-NI (measured in `benches/README.md`).
+            // which undoes AES-NI: it cost more client CPU than libssh2's
+            // portable ChaCha20 (figures in `benches/README.md`).
             session
                 .handshake()
                 .await

@@ -11,8 +11,10 @@
 //!   channel stream) try libssh2 once and return `WouldBlock` at once. The
 //!   relay is their only user and does its own waiting: it owns the session
 //!   and waits on every direction any of its calls asked for. This sidesteps
-//!   the crate's own polling, which can panic on an unexpected direction and
-//!   lose wakeups (see the reference notes on libssh2 pitfalls).
+//!   the crate's own polling, which asserts the direction a call will block
+//!   in (a read can need to send: a window adjustment, a rekey; the assert
+//!   then panics) and returns `Pending` without a waker when libssh2 names
+//!   no direction (a lost wakeup).
 
 use std::io;
 use std::net::TcpStream;

@@ -32,6 +32,9 @@ use crate::keys::PublicKey;
 pub const REQUEST_TIMEOUT_SECS: u64 = 5;
 /// The two answers are a few dozen bytes; anything near this is not a key server.
 pub const MAX_BODY: usize = 64 * 1024;
+/// What minreq reports, as the reason of a made-up status 503, when the
+/// answer has no HTTP status line (nothing at all, or not HTTP).
+const NO_STATUS_LINE: &str = "Server did not provide a status line";
 
 /// Where the key server was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +192,16 @@ fn send(request: minreq::Request, url: &str) -> Result<Vec<u8>, Error> {
                 "the answer is larger than {} KiB; this is not a key server",
                 MAX_BODY / 1024
             ),
+        });
+    }
+    if response.reason_phrase == NO_STATUS_LINE && response.headers.is_empty() {
+        return Err(Error::KeyServerAnswer {
+            url: url.to_string(),
+            detail: if body.is_empty() {
+                "the connection was closed without an answer; this is not an HTTP server".into()
+            } else {
+                format!("the answer is not HTTP: {}", preview(&body))
+            },
         });
     }
     let status = response.status_code;

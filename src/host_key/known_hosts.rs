@@ -8,7 +8,6 @@
 //! Hashed entries (`|1|salt|hmac`), `@revoked` and `@cert-authority` markers are understood;
 //! lines that cannot be parsed are skipped and counted rather than ending the read.
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -21,12 +20,16 @@ use sha1::{Digest as _, Sha1};
 use crate::address;
 use crate::debug;
 use crate::keys::wire::key_type;
+use crate::local_file;
 
 /// Port whose hosts OpenSSH writes and looks up without brackets.
 const DEFAULT_PORT: u16 = 22;
 
 /// Magic prefix of a hashed host field (`|1|salt|hash`); the only hash scheme OpenSSH has.
 const HASH_MAGIC: &str = "|1|";
+
+/// Far above any real known_hosts file (a line is about 100 bytes).
+pub const MAX_FILE: u64 = 64 << 20;
 
 /// Files edited by hand sometimes lose base64 padding; OpenSSH's decoder does not care either.
 const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -102,7 +105,7 @@ impl KnownHosts {
     /// # Errors
     /// Any read error other than the file not existing, such as a permission error.
     pub fn load(path: &Path) -> io::Result<KnownHosts> {
-        let known = match fs::read(path) {
+        let known = match local_file::read(path, MAX_FILE) {
             Ok(bytes) => Self::parse(path, &String::from_utf8_lossy(&bytes)),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Self::parse(path, ""),
             Err(err) => return Err(err),
@@ -393,6 +396,7 @@ fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::process::Command;
 
     /// A key pair made by ssh-keygen, so the tests compare against what OpenSSH really writes.

@@ -21,6 +21,7 @@ pub mod key_types;
 pub mod known_hosts;
 mod pin;
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 
 use crate::address;
@@ -40,8 +41,9 @@ pub enum Trust {
         key: PublicKey,
         url: String,
         /// Where to pin the key once the SSH server has shown it, when it is
-        /// not pinned yet.
-        pin_to: Option<PathBuf>,
+        /// not pinned yet; taken by the first connection that verifies, so
+        /// that a reconnect never writes the pin again.
+        pin_to: RefCell<Option<PathBuf>>,
     },
     /// Not at all (`--disable-host-key-checking`).
     Anyone,
@@ -58,8 +60,9 @@ impl Trust {
         match &config.host_keys {
             HostKeyPolicy::KnownHosts(path) => KnownHosts::load(path)
                 .map(Trust::KnownHosts)
-                .map_err(|source| Error::Stdio {
-                    context: "cannot read the known_hosts file",
+                .map_err(|source| Error::LocalFile {
+                    what: "known_hosts file",
+                    path: path.clone(),
                     source,
                 }),
             HostKeyPolicy::Disabled => {
@@ -113,7 +116,8 @@ impl Trust {
                     "host key {} matches the key server's answer",
                     describe_key(blob)
                 );
-                if let Some(pins) = pin_to {
+                let pin_to = pin_to.borrow_mut().take();
+                if let Some(pins) = &pin_to {
                     match pin::pin(pins, host, port, key) {
                         Ok(()) => info!(
                             "pinned the host key of {} ({}) in {}",
@@ -156,8 +160,9 @@ fn exchange(
         "the key server at {url} answered host key {}",
         describe_key(&answer.key.blob)
     );
-    let pins = KnownHosts::load(&key_server.pins).map_err(|source| Error::Stdio {
-        context: "cannot read the pin file",
+    let pins = KnownHosts::load(&key_server.pins).map_err(|source| Error::LocalFile {
+        what: "pin file",
+        path: key_server.pins.clone(),
         source,
     })?;
     let pinned = pin::check_pin(&pins, host, port, &answer.key, &url)?;
@@ -166,7 +171,7 @@ fn exchange(
     Ok(Trust::KeyServer {
         key: answer.key,
         url,
-        pin_to: (!pinned).then(|| key_server.pins.clone()),
+        pin_to: RefCell::new((!pinned).then(|| key_server.pins.clone())),
     })
 }
 
@@ -253,13 +258,31 @@ mod tests {
         let trust = Trust::KeyServer {
             key: key(1),
             url: "http://h:8000".into(),
-            pin_to: None,
+            pin_to: RefCell::new(None),
         };
         assert!(trust.verify(&key(1).blob, "h", 8022, "h:8022").is_ok());
         let err = trust.verify(&key(2).blob, "h", 8022, "h:8022").unwrap_err();
         assert_eq!(err.exit_code(), 8);
         assert!(err.to_string().starts_with(
-            "Host key verification failed: h:8022 presented host key ssh-ed25519 SHA256:"
+            "host key verification failed: h:8022 presented host key ssh-ed25519 SHA256:"
         ));
+    }
+
+    #[test]
+    fn the_pin_is_written_by_the_first_verified_connection_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let pins = dir.path().join("pins");
+        let trust = Trust::KeyServer {
+            key: key(1),
+            url: "http://h:8000".into(),
+            pin_to: RefCell::new(Some(pins.clone())),
+        };
+        for _ in 0..3 {
+            trust.verify(&key(1).blob, "h", 8022, "h:8022").unwrap();
+        }
+        assert_eq!(
+            std::fs::read_to_string(&pins).unwrap(),
+            format!("{}\n", known_hosts::line_for("h", 8022, &key(1).blob))
+        );
     }
 }

@@ -12,6 +12,7 @@ use crate::host_key::describe_key;
 use crate::host_key::known_hosts::{self, KnownHosts, Verdict};
 use crate::keys::PublicKey;
 use crate::keys::atomic_file;
+use crate::local_file;
 
 /// Whether the answered key is already pinned; a different pin is a refusal.
 pub(super) fn check_pin(
@@ -64,7 +65,7 @@ pub(super) fn check_pin(
 /// concurrent reader never sees half a line.
 pub(super) fn pin(path: &Path, host: &str, port: u16, key: &PublicKey) -> io::Result<()> {
     atomic_file::create_parent_dir(path)?;
-    let mut text = match std::fs::read(path) {
+    let mut text = match local_file::read(path, known_hosts::MAX_FILE) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),

@@ -11,22 +11,32 @@ pub const MAX_IN_FLIGHT: usize = 65_536;
 
 /// Requests sent one way and not yet answered the other way, in the order sent.
 ///
-/// A request whose id is already pending replaces the older entry and moves to the back, as it
-/// is the one that will be answered. At most [`MAX_IN_FLIGHT`] requests are kept; the oldest
-/// are dropped beyond that.
+/// A request whose id is already pending (which JSON-RPC forbids, and a host may still do) is
+/// awaited once more: each send gets its own answer, or its own error when the connection is
+/// lost. The id then moves to the back, at its latest send. At most [`MAX_IN_FLIGHT`] ids are
+/// kept; the oldest are dropped beyond that.
 ///
 /// Every message passes through here, so the common path is one hash-map insert per request
 /// and one removal per answer. The order is a log of sends in which an entry whose id was since
 /// answered or re-sent is stale: an answer to the oldest send takes its entry off the front,
 /// other stale entries stay until the whole log is compacted, once they outnumber the live ones,
-/// so it stays within twice the pending requests.
+/// so it stays within twice the pending ids.
 #[derive(Debug, Default, Clone)]
 pub struct InFlight {
     next_seq: u64,
-    /// Id → sequence number of its latest send.
+    /// Id → its latest send and how many of its sends are unanswered.
     by_id: PendingById,
     /// Sends, oldest first; an entry is live while `by_id` holds its id with its sequence.
     order: VecDeque<(u64, Id)>,
+    /// Sends unanswered, of all ids.
+    sends: usize,
+}
+
+/// An id's latest send, and how many of its sends are unanswered.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    latest: u64,
+    count: usize,
 }
 
 impl InFlight {
@@ -35,22 +45,37 @@ impl InFlight {
         if self.by_id.len() >= MAX_IN_FLIGHT && !self.by_id.contains_key(&id) {
             self.drop_stale_front();
             if let Some((_, oldest)) = self.order.pop_front() {
-                self.by_id.remove(&oldest);
+                if let Some(dropped) = self.by_id.remove(&oldest) {
+                    self.sends -= dropped.count;
+                }
             }
         }
         let seq = self.next_seq;
         // A u64 sequence cannot wrap within any real session.
         self.next_seq = self.next_seq.wrapping_add(1);
-        self.by_id.insert(id.clone(), seq);
+        let pending = self.by_id.entry(id.clone()).or_insert(Pending {
+            latest: seq,
+            count: 0,
+        });
+        pending.latest = seq;
+        pending.count += 1;
+        self.sends += 1;
         self.order.push_back((seq, id));
         self.compact();
     }
 
     /// Notes an answer; false if no request with this id was pending.
     pub fn answer(&mut self, id: &Id) -> bool {
-        let Some(seq) = self.by_id.remove(id) else {
+        let Some(pending) = self.by_id.get_mut(id) else {
             return false;
         };
+        self.sends -= 1;
+        pending.count -= 1;
+        if pending.count > 0 {
+            return true;
+        }
+        let seq = pending.latest;
+        self.by_id.remove(id);
         // Answers mostly come in the order sent: the oldest send is this one, and goes
         // without a lookup. Others leave a stale entry for `compact` (or `add`) to drop.
         if self.order.front().is_some_and(|(oldest, _)| *oldest == seq) {
@@ -65,32 +90,31 @@ impl InFlight {
         self.by_id.contains_key(id)
     }
 
-    /// Number of requests still unanswered.
+    /// Number of requests still unanswered, a repeated id once per send.
     pub fn pending(&self) -> usize {
-        self.by_id.len()
+        self.sends
     }
 
-    /// Removes and returns every unanswered request, oldest first.
+    /// Removes and returns every unanswered request, in the order of each id's latest send,
+    /// a repeated id once per send.
     pub fn take_all(&mut self) -> Vec<Id> {
         let order = std::mem::take(&mut self.order);
         let mut by_id = std::mem::take(&mut self.by_id);
-        order
-            .into_iter()
-            .filter_map(|(seq, id)| match by_id.remove(&id) {
-                Some(live) if live == seq => Some(id),
-                Some(newer) => {
-                    // A later send of the same id comes further on in the log.
-                    by_id.insert(id, newer);
-                    None
-                }
-                None => None,
-            })
-            .collect()
+        self.sends = 0;
+        let mut all = Vec::new();
+        for (seq, id) in order {
+            // A stale entry, or one whose id is sent again further on in the log, is skipped.
+            if let Some(pending) = by_id.get(&id).copied().filter(|p| p.latest == seq) {
+                by_id.remove(&id);
+                all.extend(std::iter::repeat_n(id, pending.count));
+            }
+        }
+        all
     }
 
-    /// Whether this send is still the pending one for its id.
+    /// Whether this send is still the latest pending one for its id.
     fn is_live(by_id: &PendingById, seq: u64, id: &Id) -> bool {
-        by_id.get(id).is_some_and(|live| *live == seq)
+        by_id.get(id).is_some_and(|pending| pending.latest == seq)
     }
 
     fn drop_stale_front(&mut self) {
@@ -111,8 +135,8 @@ impl InFlight {
     }
 }
 
-/// Each pending id, with the sequence number of its latest send.
-type PendingById = HashMap<Id, u64, BuildHasherDefault<IdHasher>>;
+/// Each pending id, with its latest send and its count.
+type PendingById = HashMap<Id, Pending, BuildHasherDefault<IdHasher>>;
 
 /// A fast hash for ids (FxHash's multiply-rotate, a word at a time). The ids in the map are the
 /// ones our own host sent, so there is nobody to defend against with SipHash's keyed hashing,
@@ -224,10 +248,15 @@ mod tests {
     }
 
     #[test]
-    fn a_repeated_id_is_counted_once_at_its_newest_place() {
+    fn a_repeated_id_is_awaited_once_per_send_at_its_newest_place() {
         let mut in_flight = Tracker::default();
         in_flight.host_sent(b"{\"id\":1,\"method\":\"a\"}\n{\"id\":2,\"method\":\"b\"}\n");
         in_flight.host_sent(b"{\"id\":1,\"method\":\"c\"}\n");
+        assert_eq!(
+            pending_ids(&in_flight.set),
+            vec![num("2"), num("1"), num("1")]
+        );
+        in_flight.remote_sent(b"{\"id\":1,\"result\":1}\n");
         assert_eq!(pending_ids(&in_flight.set), vec![num("2"), num("1")]);
         in_flight.remote_sent(b"{\"id\":1,\"result\":1}\n");
         assert_eq!(in_flight.set.pending(), 1);
@@ -277,13 +306,13 @@ mod tests {
     }
 
     #[test]
-    fn a_resent_id_counts_once_at_its_latest_place_and_stale_sends_do_not_pile_up() {
+    fn a_resent_id_counts_once_per_send_at_its_latest_place_and_stale_sends_do_not_pile_up() {
         let mut set = InFlight::default();
         set.add(num("1"));
         set.add(num("2"));
         set.add(num("1"));
-        assert_eq!(set.pending(), 2);
-        assert_eq!(pending_ids(&set), [num("2"), num("1")]);
+        assert_eq!(set.pending(), 3);
+        assert_eq!(pending_ids(&set), [num("2"), num("1"), num("1")]);
         // Answered out of order, many times over: the log stays near the live count.
         for n in 10..10_000 {
             set.add(num(&n.to_string()));
@@ -297,10 +326,10 @@ mod tests {
             set.order.len()
         );
         // 9,990 sent, the 4,994 odd ones from 11 on answered.
-        assert_eq!(set.pending(), 2 + 4996);
+        assert_eq!(set.pending(), 3 + 4996);
         let all = set.take_all();
-        assert_eq!(&all[..2], &[num("2"), num("1")]);
-        assert_eq!(all.len(), 2 + 4996);
+        assert_eq!(&all[..3], &[num("2"), num("1"), num("1")]);
+        assert_eq!(all.len(), 3 + 4996);
         assert_eq!(set.pending(), 0);
         assert!(!set.answer(&num("2")));
     }

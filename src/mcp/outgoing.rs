@@ -66,40 +66,55 @@ impl Outgoing {
 pub(super) struct ToRemote {
     pub(super) out: Outgoing,
     escaper: SeparatorEscaper,
+    /// What was sent so far does not end with `\n`.
+    mid_line: bool,
 }
 
 impl ToRemote {
     pub(super) fn send(&mut self, bytes: &[u8]) {
+        if let Some(&last) = bytes.last() {
+            self.mid_line = last != b'\n';
+        }
         self.escaper.push(bytes, &mut self.out.data);
     }
 
-    /// The host's input ended: what the escaper held was not a separator.
+    /// The host's input ended: what the escaper held was not a separator,
+    /// and a last line without its `\n` gets one, so that the remote reads
+    /// it now rather than at our EOF, after the grace for its answer.
     pub(super) fn finish(&mut self) {
         self.escaper.finish(&mut self.out.data);
+        if self.mid_line {
+            self.out.extend(b"\n");
+            self.mid_line = false;
+        }
     }
 
     /// The connection is gone: nothing of this is for the next one.
     pub(super) fn discard(&mut self) {
         self.out.clear();
         self.escaper = SeparatorEscaper::default();
+        self.mid_line = false;
     }
 }
 
 /// Bytes for the host: the remote's lines, a long one possibly in parts,
-/// and our own lines, which wait for a long remote line to end.
+/// and our own lines, which wait for a remote line to end. What reaches the
+/// host is whole lines only: a remote line cut short (by a loss, or by the
+/// remote's end) is ended with `\n` before anything of ours follows.
 #[derive(Debug, Default)]
 pub(super) struct ToHost {
     pub(super) out: Outgoing,
-    /// Our own lines, waiting for a long remote line to end.
+    /// Our own lines, waiting for a remote line to end.
     deferred: Vec<u8>,
-    /// A long remote line is halfway to the host.
+    /// A remote line is halfway to the host.
     mid_line: bool,
 }
 
 impl ToHost {
-    /// A whole line of the remote's.
+    /// A line of the remote's, whole (or the last, which may lack its `\n`).
     pub(super) fn line(&mut self, line: &[u8]) {
         self.out.extend(line);
+        self.mid_line = line.last().is_some_and(|&b| b != b'\n');
     }
 
     /// The next bytes of a long line of the remote's.
@@ -108,17 +123,20 @@ impl ToHost {
         self.mid_line = true;
     }
 
-    /// Ends the long remote line in progress with `last`, then lets our own
-    /// lines that waited for it follow.
+    /// Ends the long remote line in progress with `last` (which may lack
+    /// its `\n` if the remote ended there), then lets our own lines that
+    /// waited for it follow.
     pub(super) fn end_line(&mut self, last: &[u8]) {
         self.out.extend(last);
-        self.mid_line = false;
-        let deferred = std::mem::take(&mut self.deferred);
-        self.out.extend(&deferred);
+        if last.ends_with(b"\n") {
+            self.mid_line = false;
+            let deferred = std::mem::take(&mut self.deferred);
+            self.out.extend(&deferred);
+        }
     }
 
-    /// Ends a long remote line the connection's loss cut short, so that the
-    /// host's framing recovers: it sees one broken line.
+    /// Ends a remote line cut short by a loss or by the remote's end, so
+    /// that the host's framing recovers: it sees one broken line.
     pub(super) fn cut_line(&mut self) {
         if self.mid_line {
             self.end_line(b"\n");

@@ -8,6 +8,14 @@ use miniserde::json::{self, Object, Value};
 
 use crate::mcp::message::Id;
 
+/// The error message of a request cut off by a lost connection.
+pub const LOST: &str =
+    "The connection to the remote MCP server was lost; it is being re-established";
+/// The same when no new connection will be made.
+pub const LOST_FOR_GOOD: &str = "The connection to the remote MCP server was lost";
+/// The error message of a request still unanswered when the session ends.
+pub const ENDED: &str = "The session ended before the remote MCP server answered";
+
 /// JSON-RPC code of every error the relay answers itself: in the range the
 /// specification leaves to implementations, and the one MCP SDKs use for a
 /// closed connection.
@@ -150,6 +158,12 @@ pub fn error_message(line: &[u8]) -> Option<String> {
         }),
         _ => None,
     }
+}
+
+/// The request a `notifications/cancelled` line cancels.
+pub fn cancelled_request(line: &[u8]) -> Option<Id> {
+    let message = parse_object(line)?;
+    param(&message, "requestId").and_then(value_id)
 }
 
 #[cfg(test)]

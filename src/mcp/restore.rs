@@ -15,7 +15,7 @@
 //! The replayed requests are the only messages of the host's that are
 //! re-encoded (to put our id in them): their answers never reach the host.
 
-use crate::mcp::message::Id;
+use crate::mcp::message::{Id, Message};
 use crate::mcp::own_messages::{self as messages, Agreement};
 use crate::{debug, warn};
 
@@ -155,8 +155,21 @@ impl Restore {
     }
 
     /// Whether `id` is one of our requests on this connection.
-    pub(super) fn is_own(&self, id: &str) -> bool {
+    fn is_own(&self, id: &str) -> bool {
         self.own.iter().any(|(own, _)| own == id)
+    }
+
+    /// The id of ours that `messages` answers, if it is one answer to one of
+    /// our requests.
+    pub(super) fn own_answer_id(&self, messages: &[Message]) -> Option<String> {
+        match messages {
+            [
+                Message::Response {
+                    id: Some(Id::String(own)),
+                },
+            ] if self.is_own(own) => Some(own.to_string()),
+            _ => None,
+        }
     }
 
     /// An answer to one of our requests, `line` if it was held whole; what

@@ -23,12 +23,14 @@
 
 use crate::mcp::framing::{LineFramer, Piece};
 use crate::mcp::in_flight::InFlight;
-use crate::mcp::message::{Id, Message};
+use crate::mcp::message::Message;
 use crate::mcp::outgoing::{Outgoing, ToHost, ToRemote};
-use crate::mcp::own_messages as messages;
+use crate::mcp::own_messages::{self as messages, LOST};
 use crate::mcp::restore::Restore;
 use crate::mcp::waiting::{MAX_QUEUED, MAX_QUEUED_BYTES, Waiting};
 use crate::{debug, info, warn};
+
+mod loss;
 
 /// Lines up to this size are held until whole, so they can be acted on; a
 /// longer one streams. Large enough for any ordinary message, small enough
@@ -42,12 +44,6 @@ const HOLD_LARGE: usize = 1024 * 1024;
 /// the answers to our own requests (a long `tools/list` among them) never
 /// reach the host.
 const HOLD_RESTORING: usize = 16 * 1024 * 1024;
-
-/// The error message of a request cut off by a lost connection.
-pub const LOST: &str =
-    "The connection to the remote MCP server was lost; it is being re-established";
-/// The same when no new connection will be made.
-pub const LOST_FOR_GOOD: &str = "The connection to the remote MCP server was lost";
 
 /// Where the session stands with the remote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +94,9 @@ struct Router {
     lost_reason: String,
     /// The remote has sent at least one message on some connection.
     remote_spoke: bool,
+    /// Answers with `"id": null` on this connection: each is the remote's
+    /// word that it could not read a message, and will not answer it.
+    unattributed: usize,
     reconnects: u64,
 }
 
@@ -127,6 +126,7 @@ impl McpSession {
                 restore: Restore::default(),
                 lost_reason: String::new(),
                 remote_spoke: false,
+                unattributed: 0,
                 reconnects: 0,
             },
         }
@@ -165,10 +165,12 @@ impl McpSession {
         self.adjust_holds();
     }
 
-    /// The remote ended its output: a last line without `\n` still counts.
+    /// The remote ended its output: a last line without `\n` still counts,
+    /// and is ended for the host.
     pub fn remote_finished(&mut self) {
         let router = &mut self.router;
         self.remote_lines.finish(|piece| router.remote_piece(piece));
+        router.to_host.cut_line();
     }
 
     /// The connection is gone. `reconnecting` says whether another will be tried.
@@ -194,11 +196,6 @@ impl McpSession {
     /// Why restoring the session on the new connection failed, once.
     pub fn take_failure(&mut self) -> Option<String> {
         self.router.restore.take_failure()
-    }
-
-    /// Requests of the host's not answered yet: sent, or waiting.
-    pub fn unanswered(&self) -> usize {
-        self.router.host_requests.pending() + self.router.waiting.requests()
     }
 
     /// Whether the remote ever sent a message: until it has, a lost
@@ -275,7 +272,7 @@ impl Router {
                     return;
                 }
                 Message::Notification { method } if method == "notifications/cancelled" => {
-                    if let Some(request) = cancelled_request(line) {
+                    if let Some(request) = messages::cancelled_request(line) {
                         if self.answered.answer(&request) {
                             debug!(
                                 "dropping the host's cancellation of request {}, already answered",
@@ -361,7 +358,7 @@ impl Router {
             Piece::End(bytes, messages) => {
                 if self.dropping_remote_line {
                     self.dropping_remote_line = false;
-                    if let Some(own) = self.own_answer_id(messages) {
+                    if let Some(own) = self.restore.own_answer_id(messages) {
                         self.own_answer(&own, None);
                         return;
                     }
@@ -379,26 +376,13 @@ impl Router {
 
     fn remote_line(&mut self, line: &[u8], messages: &[Message]) {
         if self.phase == Phase::Restoring {
-            if let Some(own) = self.own_answer_id(messages) {
+            if let Some(own) = self.restore.own_answer_id(messages) {
                 self.own_answer(&own, Some(line));
                 return;
             }
         }
         self.to_host.line(line);
         self.note_remote_messages(Some(line), messages);
-    }
-
-    /// The id of ours that `messages` answers, if it is one answer to one of
-    /// our requests.
-    fn own_answer_id(&self, messages: &[Message]) -> Option<String> {
-        match messages {
-            [
-                Message::Response {
-                    id: Some(Id::String(own)),
-                },
-            ] if self.restore.is_own(own) => Some(own.to_string()),
-            _ => None,
-        }
     }
 
     fn note_remote_messages(&mut self, line: Option<&[u8]>, messages: &[Message]) {
@@ -408,6 +392,7 @@ impl Router {
                     self.host_requests.answer(id);
                     self.restore.note_response(id, line);
                 }
+                Message::Response { id: None } => self.unattributed += 1,
                 Message::Request { id, .. } => {
                     self.remote_requests.add(id.clone());
                 }
@@ -454,45 +439,12 @@ impl Router {
             self.host_line(&q.line, &q.messages);
         }
     }
-
-    fn link_lost(&mut self, reason: &str, reconnecting: bool) {
-        self.lost_reason = reason.to_string();
-        self.dropping_remote_line = false;
-        if self.long_host_line == LongLine::Forward {
-            // Whatever is still to come of a long host line goes nowhere.
-            self.long_host_line = LongLine::Drop;
-        }
-        self.to_remote.discard();
-        self.restore.abandon();
-        let message = if reconnecting { LOST } else { LOST_FOR_GOOD };
-        for id in self.host_requests.take_all() {
-            let line = messages::error_line(&id, message, reason);
-            self.to_host.own(&line);
-            self.answered.add(id);
-        }
-        for id in self.remote_requests.take_all() {
-            self.stale.add(id);
-        }
-        self.phase = Phase::Down;
-    }
-
-    fn give_up(&mut self, reason: &str) {
-        for q in self.waiting.take() {
-            self.refuse(&q.messages, LOST_FOR_GOOD, reason);
-        }
-        self.lost_reason = reason.to_string();
-    }
-}
-
-/// The request a `notifications/cancelled` line cancels.
-fn cancelled_request(line: &[u8]) -> Option<Id> {
-    let message = messages::parse_object(line)?;
-    messages::param(&message, "requestId").and_then(messages::value_id)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mcp::own_messages::{ENDED, LOST_FOR_GOOD};
 
     const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
     const INIT_ANSWER: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"s","version":"1"}}}"#;
@@ -880,5 +832,72 @@ mod tests {
                     "the connection was lost while this request was being sent (cut)"
                 )
         );
+    }
+
+    #[test]
+    fn half_a_line_from_a_remote_that_ends_is_ended_before_the_errors() {
+        let mut session = McpSession::new();
+        session.from_host(line(&call(1)).as_bytes());
+        take_remote(&mut session);
+        session.from_remote(br#"{"jsonrpc":"2.0","id":1,"res"#);
+        session.remote_finished();
+        session.link_lost("the remote command exited", false);
+        assert_eq!(
+            take_host(&mut session),
+            r#"{"jsonrpc":"2.0","id":1,"res"#.to_string()
+                + "\n"
+                + &line(&format!(
+                    r#"{{"jsonrpc":"2.0","id":1,"error":{{"code":-32000,"message":"{LOST_FOR_GOOD}","data":{{"reason":"the remote command exited"}}}}}}"#
+                ))
+        );
+    }
+
+    #[test]
+    fn a_last_host_line_without_its_newline_reaches_the_remote_with_one() {
+        let mut session = McpSession::new();
+        session.from_host(call(1).as_bytes());
+        session.host_finished();
+        assert_eq!(take_remote(&mut session), line(&call(1)));
+        assert_eq!(session.unanswered(), 1);
+    }
+
+    #[test]
+    fn an_answer_with_a_null_id_is_one_request_less_to_wait_for() {
+        let mut session = McpSession::new();
+        session.from_host(line(&call(1)).as_bytes());
+        session.from_host(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"x\",\"params\":\"\xff\"}\n");
+        session.from_remote(line(&answer("1")).as_bytes());
+        session.from_remote(
+            line(r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#)
+                .as_bytes(),
+        );
+        assert_eq!(session.unanswered(), 1);
+        assert_eq!(session.awaited(), 0);
+    }
+
+    #[test]
+    fn at_the_end_every_request_still_unanswered_gets_the_error() {
+        let mut session = McpSession::new();
+        for id in 1..=3 {
+            session.from_host(line(&call(id)).as_bytes());
+        }
+        session.from_remote(line(&answer("2")).as_bytes());
+        take_host(&mut session);
+        session.end("stopped");
+        let ended = |id: u64| {
+            line(&format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32000,"message":"{ENDED}","data":{{"reason":"stopped"}}}}}}"#
+            ))
+        };
+        assert_eq!(take_host(&mut session), ended(1) + &ended(3));
+        assert_eq!(session.unanswered(), 0);
+    }
+
+    #[test]
+    fn two_requests_in_flight_with_the_same_id_each_get_the_error_on_a_loss() {
+        let mut session = McpSession::new();
+        session.from_host((line(&call(1)) + &line(&call(1))).as_bytes());
+        session.link_lost("cut", true);
+        assert_eq!(take_host(&mut session), lost(1, "cut") + &lost(1, "cut"));
     }
 }

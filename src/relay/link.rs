@@ -224,7 +224,13 @@ impl Link {
             // after a write that went through, a read that filled the chunk,
             // or data still queued in libssh2. Anything else arrives
             // on the socket, and the wait sees it.
-            if progress && (more_to_write || more_to_read || self.unread()) {
+            // What was read may have put new bytes for the remote in place
+            // (the session restored after a reconnect lets the waiting
+            // messages go): they go in this pass too, unless a write is
+            // already waiting for the socket.
+            let new_to_write =
+                !self.eof_sent && write_blocked.is_none() && !mcp.to_remote().is_empty();
+            if progress && (more_to_write || new_to_write || more_to_read || self.unread()) {
                 rechecked = false;
                 continue;
             }

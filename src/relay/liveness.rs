@@ -23,7 +23,7 @@ use async_ssh2_lite::ssh2::{BlockDirections, ErrorCode};
 
 use crate::config::Liveness;
 use crate::connect::libssh2::{Channel, describe};
-use crate::debug;
+use crate::{deadline, debug};
 
 /// The variable the probe asks the server to set. Servers refuse it once
 /// the command runs (OpenSSH, AsyncSSH); one that accepts it changes nothing.
@@ -47,7 +47,9 @@ impl Watchdog {
         Watchdog {
             liveness,
             last_inbound: now,
-            next_keepalive: liveness.keepalive.map(|interval| now + interval),
+            next_keepalive: liveness
+                .keepalive
+                .map(|interval| deadline::after(now, interval)),
             stalled_since: None,
             probing: false,
         }
@@ -94,10 +96,10 @@ impl Watchdog {
         }
         // As OpenSSH's ServerAliveInterval: only a silent server is asked.
         if now.saturating_duration_since(self.last_inbound) < interval {
-            self.next_keepalive = Some(self.last_inbound + interval);
+            self.next_keepalive = Some(deadline::after(self.last_inbound, interval));
             return;
         }
-        self.next_keepalive = Some(now + interval);
+        self.next_keepalive = Some(deadline::after(now, interval));
         if self.probing || remote_ended {
             // One question at a time: the silence limit decides meanwhile.
             return;
@@ -166,10 +168,10 @@ impl Watchdog {
         let silence = self
             .liveness
             .dead_after()
-            .map(|limit| self.last_inbound + limit);
+            .map(|limit| deadline::after(self.last_inbound, limit));
         let stall = self
             .stalled_since
-            .map(|since| since + self.liveness.stall_limit());
+            .map(|since| deadline::after(since, self.liveness.stall_limit()));
         [self.next_keepalive, silence, stall]
             .into_iter()
             .flatten()

@@ -33,6 +33,7 @@ mod link;
 mod liveness;
 mod reconnect;
 pub mod remote_output;
+pub mod signals;
 pub mod startup_failure;
 pub mod stdio;
 
@@ -42,13 +43,12 @@ use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use async_signal::{Signal, Signals};
 use smol::future::{self, FutureExt};
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use smol::stream::StreamExt;
 
 use crate::config::Liveness;
 use crate::connect::{Connection, Dialer};
+use crate::deadline;
 use crate::error::Error;
 use crate::log::{self, Level};
 use crate::mcp::McpSession;
@@ -57,11 +57,12 @@ use alarm::Alarm;
 use ending::ANSWER_GRACE;
 use link::{Interest, Link, SocketEvent};
 use reconnect::Outage;
+pub use signals::StopRequests;
 
 /// Bytes read from stdin per call. Every message read is classified before
 /// any of it is written to the channel, so a burst of requests reaches the
 /// remote one read at a time: 16 KiB lets the remote start working while we
-/// read on (larger reads made a burst slower: `benches/README.md`).
+/// read on (larger reads made a burst slower; figures in `benches/README.md`).
 const READ_CHUNK: usize = 16 * 1024;
 /// How the session ended, when it ended well.
 #[derive(Debug, PartialEq, Eq)]
@@ -84,6 +85,7 @@ pub struct Settings {
 pub async fn run<I, O>(
     input: &mut I,
     output: &mut O,
+    signals: StopRequests,
     first: Connection,
     dialer: &Dialer<'_>,
     settings: &Settings,
@@ -92,11 +94,6 @@ where
     I: AsyncRead + Unpin,
     O: AsyncWrite + Unpin,
 {
-    let signals =
-        Signals::new([Signal::Term, Signal::Int, Signal::Hup]).map_err(|source| Error::Stdio {
-            context: "cannot install signal handlers",
-            source,
-        })?;
     let mut relay = Relay {
         input,
         output,
@@ -110,7 +107,7 @@ where
         stdin_chunk: vec![0u8; READ_CHUNK],
         input_at_line_start: true,
         stdin_open: true,
-        stopping: false,
+        stopped_by: None,
         answer_deadline: None,
         eof_deadline: None,
         interest: Interest::default(),
@@ -142,7 +139,7 @@ enum Event {
     Socket(io::Result<SocketEvent>),
     Stdin(io::Result<usize>),
     Stdout(io::Result<usize>),
-    Signal(Option<io::Result<Signal>>),
+    Stop(&'static str),
     Connected(Result<Connection, Error>),
     Timer,
 }
@@ -153,7 +150,7 @@ struct Relay<'a, I, O> {
     output: &'a mut O,
     dialer: &'a Dialer<'a>,
     settings: &'a Settings,
-    signals: Signals,
+    signals: StopRequests,
     mcp: McpSession,
     link: Option<Link>,
     outage: Option<Outage>,
@@ -162,8 +159,8 @@ struct Relay<'a, I, O> {
     /// For logging at DEBUG: whether the next stdin byte starts a message.
     input_at_line_start: bool,
     stdin_open: bool,
-    /// A signal asked us to stop: no waiting for answers, no reconnecting.
-    stopping: bool,
+    /// The signal that asked us to stop: no waiting for answers, no reconnecting.
+    stopped_by: Option<&'static str>,
     answer_deadline: Option<Instant>,
     eof_deadline: Option<Instant>,
     interest: Interest,
@@ -209,7 +206,7 @@ where
         };
         lost.flush_stderr();
         let reconnect = self.stdin_open
-            && !self.stopping
+            && self.stopped_by.is_none()
             && !self.settings.reconnect_max_wait.is_zero()
             && self.mcp.remote_spoke();
         self.mcp.link_lost(&reason, reconnect);
@@ -307,7 +304,7 @@ where
             }
         };
         let signals = &mut self.signals;
-        let signal = async { Event::Signal(signals.next().await) };
+        let signal = async { Event::Stop(signals.next().await) };
         let attempt = &mut self.attempt;
         let connected = async {
             match attempt.as_mut() {
@@ -355,7 +352,7 @@ where
                 );
                 self.stdin_open = false;
                 self.mcp.host_finished();
-                self.answer_deadline = Some(Instant::now() + ANSWER_GRACE);
+                self.answer_deadline = Some(deadline::after(Instant::now(), ANSWER_GRACE));
             }
             Event::Stdin(Ok(n)) => {
                 let data = &self.stdin_chunk[..n];
@@ -387,15 +384,15 @@ where
                     source,
                 })));
             }
-            Event::Signal(signal) => {
+            Event::Stop(signal) => {
                 if !self.stdin_open {
                     // A second request to stop: stop now.
                     info!("stopping at once");
                     return ControlFlow::Break(Exit::Close(Ending::HostClosed));
                 }
-                info!("{}: finishing the session", signal_name(signal));
+                info!("{signal}: finishing the session");
                 self.stdin_open = false;
-                self.stopping = true;
+                self.stopped_by = Some(signal);
                 self.mcp.host_finished();
             }
             Event::Connected(result) => return self.connected(result).await,
@@ -436,14 +433,5 @@ where
             }
         }
         ControlFlow::Continue(())
-    }
-}
-
-fn signal_name(signal: Option<io::Result<Signal>>) -> &'static str {
-    match signal {
-        Some(Ok(Signal::Term)) => "SIGTERM",
-        Some(Ok(Signal::Int)) => "SIGINT",
-        Some(Ok(Signal::Hup)) => "SIGHUP",
-        _ => "signal",
     }
 }

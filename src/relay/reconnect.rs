@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use rand_core::{OsRng, RngCore};
 
+use crate::deadline;
 use crate::error::Error;
 use crate::relay::backoff::Backoff;
 
@@ -38,14 +39,14 @@ impl Outage {
             reason,
             target,
             backoff,
-            next_attempt: now + wait,
+            next_attempt: deadline::after(now, wait),
             last_error: None,
         }
     }
 
     /// When the outage is given up.
     pub(super) fn deadline(&self, max_wait: Duration) -> Instant {
-        self.since + max_wait
+        deadline::after(self.since, max_wait)
     }
 
     /// When the next attempt is due.
@@ -67,7 +68,7 @@ impl Outage {
     pub(super) fn failed(&mut self, error: &Error, now: Instant) -> Duration {
         let wait = self.backoff.next_wait(OsRng.next_u32());
         self.last_error = Some(error.to_string());
-        self.next_attempt = now + wait;
+        self.next_attempt = deadline::after(now, wait);
         wait
     }
 

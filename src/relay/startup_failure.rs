@@ -13,7 +13,6 @@ use std::time::Duration;
 use smol::future::FutureExt;
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::error::Error;
 use crate::mcp;
 use crate::mcp::{LineFramer, Message, Piece};
 
@@ -26,8 +25,9 @@ const FIRST_REQUEST_LIMIT: usize = 1024 * 1024;
 /// The message of the error; `data.reason` carries the details.
 pub const CANNOT_CONNECT: &str = "Cannot connect to the remote MCP server";
 
-/// Answers the host's first request with `error`, if one arrives in time.
-pub async fn answer<I, O>(input: &mut I, output: &mut O, error: &Error)
+/// Answers the host's first request with the error, `reason` in its data,
+/// if one arrives in time.
+pub async fn answer<I, O>(input: &mut I, output: &mut O, reason: &str)
 where
     I: AsyncRead + Unpin,
     O: AsyncWrite + Unpin,
@@ -69,7 +69,7 @@ where
     })
     .await;
     if let Some(id) = answer {
-        let line = mcp::error_line(&id, CANNOT_CONNECT, &error.to_string());
+        let line = mcp::error_line(&id, CANNOT_CONNECT, reason);
         let _ = output.write_all(&line).await;
         let _ = output.flush().await;
     }

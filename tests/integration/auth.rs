@@ -13,8 +13,13 @@ fn missing_explicit_key_is_an_error_not_a_new_key() {
     let output = run(home.client(&sshd), session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(10), "stderr: {stderr}");
-    assert!(
-        stderr.contains(&format!("client key {} does not exist", home.key.display())),
+    assert_eq!(
+        last_line(&stderr),
+        format!(
+            "{PREFIX}client key {} does not exist; pass --client-key with an existing private key \
+             (a missing key is generated only at the default path, or with --use-key-server)\n",
+            home.key.display()
+        ),
         "{stderr}"
     );
     assert!(!home.key.exists());
@@ -29,15 +34,18 @@ fn key_not_authorized_on_the_server_fails_and_prints_the_public_key() {
     let output = run(home.client(&sshd), session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(9), "stderr: {stderr}");
-    assert!(stderr.contains("Authentication failed"), "{stderr}");
-    assert!(
-        stderr.contains(&format!("key {}", home.key.display())),
+    assert_eq!(
+        last_line(&stderr),
+        format!(
+            "{PREFIX}authentication failed for user '{user}' at 127.0.0.1:{port}; tried key {key} ({fingerprint}); \
+             the server's authorized_keys for '{user}' must hold this public key: {public}\n",
+            user = sshd.user,
+            port = sshd.port,
+            key = home.key.display(),
+            fingerprint = fingerprint(&public),
+        ),
         "{stderr}"
     );
-    assert!(stderr.contains(&format!(
-        "authorized_keys for '{}' must hold this public key: {public}",
-        sshd.user
-    )));
     assert_first_request_refused(&output);
 }
 
@@ -49,8 +57,12 @@ fn encrypted_key_without_passphrase_is_its_own_error() {
     let output = run(home.client(&sshd), session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(10), "stderr: {stderr}");
-    assert!(
-        stderr.contains("is encrypted; give its passphrase in MCP_SSH_PASSPHRASE"),
+    assert_eq!(
+        last_line(&stderr),
+        format!(
+            "{PREFIX}client key {} is encrypted; give its passphrase in MCP_SSH_PASSPHRASE (or --passphrase)\n",
+            home.key.display()
+        ),
         "{stderr}"
     );
 }
@@ -65,8 +77,12 @@ fn wrong_passphrase_is_its_own_error() {
     let output = run(cmd, session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(10), "stderr: {stderr}");
-    assert!(
-        stderr.contains("wrong passphrase for client key"),
+    assert_eq!(
+        last_line(&stderr),
+        format!(
+            "{PREFIX}wrong passphrase for client key {}; check MCP_SSH_PASSPHRASE or --passphrase\n",
+            home.key.display()
+        ),
         "{stderr}"
     );
     assert!(!stderr.contains("not it"));
@@ -94,6 +110,15 @@ fn correct_passphrase_by_flag_logs_in_and_warns_about_the_process_list() {
     cmd.args(["--passphrase", "s3cret phrase", "--log-level", "DEBUG"]);
     let output = run(cmd, session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let warning = format!(
+        "{PREFIX}warning: --passphrase is visible to other local users in the process list; \
+         set MCP_SSH_PASSPHRASE instead"
+    );
+    assert_eq!(
+        stderr.lines().filter(|line| *line == warning).count(),
+        1,
+        "{stderr}"
+    );
     assert_eq!(
         stderr
             .matches("visible to other local users in the process list")
@@ -171,7 +196,14 @@ fn default_key_is_generated_0600_accepted_by_ssh_keygen_and_logs_in_once_authori
         "no comment in {public}"
     );
     assert!(
-        stderr.contains(&format!("created client key {}", key.display())),
+        has_line(
+            &stderr,
+            &format!(
+                "{PREFIX}info: created client key {}; add its public key to the server's authorized_keys: {}",
+                key.display(),
+                public.trim()
+            )
+        ),
         "{stderr}"
     );
 
@@ -240,11 +272,14 @@ fn a_key_readable_by_others_is_used_with_a_warning() {
     let output = run(home.client(&sshd), session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
-        stderr.contains(&format!(
-            "client key {} is accessible by other users (mode 644); run: chmod 600 {}",
-            home.key.display(),
-            home.key.display()
-        )),
+        has_line(
+            &stderr,
+            &format!(
+                "{PREFIX}warning: client key {} is accessible by other users (mode 644); run: chmod 600 {}",
+                home.key.display(),
+                home.key.display()
+            )
+        ),
         "{stderr}"
     );
     assert_session_works(output);

@@ -32,7 +32,10 @@ fn unknown_flag_is_a_usage_error() {
     cmd.arg("--bogus");
     let output = run(cmd, b"");
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("Unrecognized argument: --bogus"));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!("{PREFIX}Unrecognized argument: --bogus\n")
+    );
 }
 
 #[test]
@@ -63,8 +66,12 @@ fn connection_refused_has_its_exit_code_and_the_searched_words() {
     let output = run(cmd, b"");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(4), "{stderr}");
-    assert!(
-        stderr.contains(&format!("Connection refused by 127.0.0.1:{port}")),
+    assert_eq!(
+        last_line(&stderr),
+        format!(
+            "{PREFIX}connection refused by 127.0.0.1:{port}; \
+             check --host and --port and that the SSH server is running\n"
+        ),
         "{stderr}"
     );
     assert!(output.stdout.is_empty());
@@ -93,10 +100,12 @@ fn a_server_that_never_answers_times_out_with_its_exit_code() {
     let output = run(cmd, b"");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(5), "{stderr}");
-    assert!(
-        stderr.contains(&format!(
-            "connection to 127.0.0.1:{port} timed out after 1 s"
-        )),
+    assert_eq!(
+        last_line(&stderr),
+        format!(
+            "{PREFIX}connection to 127.0.0.1:{port} timed out after 1 s; \
+             check --host, --port and the network (--connect-timeout sets the limit)\n"
+        ),
         "{stderr}"
     );
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -108,7 +117,7 @@ fn sigterm_ends_the_session_within_a_second() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
     let mut session = Session::start(home.client(&sshd));
-    assert!(session.call(&initialize(1)).contains("serverInfo"));
+    assert_eq!(session.call(&initialize(1)), initialize_answer(1));
     let signalled = Instant::now();
     let status = Command::new("kill")
         .args(["-TERM", &session.child.id().to_string()])
@@ -131,7 +140,7 @@ fn without_reconnecting_a_remote_that_exits_ends_the_run_with_the_remote_closed_
     let mut cmd = home.client(&sshd);
     cmd.args(["--reconnect-max-wait", "0"]);
     let mut session = Session::start(cmd);
-    assert!(session.call(&initialize(1)).contains("serverInfo"));
+    assert_eq!(session.call(&initialize(1)), initialize_answer(1));
     session.send(&tool_call(2, "exit", r#"{"code":3}"#));
     let status =
         wait_with_timeout(&mut session.child, Duration::from_secs(10)).expect("did not exit");
@@ -141,9 +150,10 @@ fn without_reconnecting_a_remote_that_exits_ends_the_run_with_the_remote_closed_
         String::from_utf8(rest).unwrap(),
         lost_for_good(2, "the remote command exited with status 3")
     );
-    assert!(
-        stderr.ends_with(
-            "m2m-mcp-server-ssh-client: the remote MCP server closed the session: the remote command exited with status 3\n"
+    assert_eq!(
+        last_line(&stderr),
+        format!(
+            "{PREFIX}the remote MCP server closed the session: the remote command exited with status 3\n"
         ),
         "{stderr}"
     );
@@ -156,11 +166,10 @@ fn without_reconnecting_a_cut_mid_message_ends_the_host_line_and_answers_the_req
     let mut cmd = home.client(&sshd);
     cmd.args(["--reconnect-max-wait", "0"]);
     let mut session = Session::start(cmd);
-    assert!(session.call(&initialize(1)).contains("serverInfo"));
-    assert!(
-        session
-            .call(&tool_call(2, "echo", r#"{"text":"before"}"#))
-            .contains("before")
+    assert_eq!(session.call(&initialize(1)), initialize_answer(1));
+    assert_eq!(
+        session.call(&tool_call(2, "echo", r#"{"text":"before"}"#)),
+        r#"{"jsonrpc":"2.0","id":2,"result":{"content":[{"type":"text","text":"before"}]}}"#
     );
     // A 64 MiB answer is on its way when the connection dies.
     session.send(&tool_call(3, "blob", r#"{"size":67108864}"#));
@@ -178,10 +187,9 @@ fn without_reconnecting_a_cut_mid_message_ends_the_host_line_and_answers_the_req
     assert!(cut.starts_with(r#"{"jsonrpc":"2.0","id":3,"result""#));
     assert!(cut.len() < 64 << 20);
     assert_eq!(format!("{last}\n"), lost_for_good(3, reason));
-    assert!(
-        stderr.ends_with(&format!(
-            "m2m-mcp-server-ssh-client: SSH connection lost while relaying: {reason}\n"
-        )),
+    assert_eq!(
+        last_line(&stderr),
+        format!("{PREFIX}SSH connection lost while relaying: {reason}\n"),
         "{stderr}"
     );
 }
@@ -236,7 +244,13 @@ fn a_host_that_closes_our_stdout_ends_the_run_quietly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("info: connected to"), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "{PREFIX}info: connected to 127.0.0.1:{} as '{}'\n",
+            sshd.port, sshd.user
+        )
+    );
 }
 
 #[test]
@@ -255,10 +269,12 @@ fn a_request_never_answered_holds_the_end_of_input_for_the_grace_period_only() {
     let took = started.elapsed();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
+    // A host that closed its input gets what the remote said, and nothing more.
     assert!(output.stdout.is_empty());
-    assert!(
-        stderr.contains(
-            "info: 2 request(s) still unanswered 5 s after the end of input; ending the session\n"
+    assert_eq!(
+        last_line(&stderr),
+        format!(
+            "{PREFIX}info: 2 request(s) still unanswered 5 s after the end of input; ending the session\n"
         ),
         "{stderr}"
     );

@@ -31,16 +31,15 @@ fn unknown_host_is_refused_with_its_fingerprint_and_the_line_to_add_and_no_data_
     assert_eq!(output.status.code(), Some(7), "stderr: {stderr}");
     assert_first_request_refused(&output);
     let fingerprint = ssh_keygen_fingerprint(&sshd);
-    assert!(stderr.contains("Host key verification failed"), "{stderr}");
-    assert!(
-        stderr.contains(&format!("ssh-ed25519 key {fingerprint}")),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!(
-            "append this line to the file: {}",
+    assert_eq!(
+        last_line(&stderr),
+        format!(
+            "{PREFIX}host key verification failed: 127.0.0.1:{} is not in {} (ssh-ed25519 key {fingerprint}); \
+             if that fingerprint is the server's, append this line to the file: {}\n",
+            sshd.port,
+            home.known_hosts.display(),
             sshd.known_hosts_line()
-        )),
+        ),
         "{stderr}"
     );
     assert!(!received.exists(), "the remote received input");
@@ -61,11 +60,16 @@ fn changed_host_key_is_refused_naming_the_file_and_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(8), "stderr: {stderr}");
     assert_first_request_refused(&output);
-    assert!(
-        stderr.contains(&format!(
-            "does not match {} line 2",
+    assert_eq!(
+        last_line(&stderr),
+        format!(
+            "{PREFIX}host key verification failed: the host key for 127.0.0.1:{} (ssh-ed25519 {}) \
+             does not match {} line 2; someone may be intercepting the connection; \
+             if the server was reinstalled, remove that line\n",
+            sshd.port,
+            ssh_keygen_fingerprint(&sshd),
             home.known_hosts.display()
-        )),
+        ),
         "stderr: {stderr}"
     );
 }
@@ -133,8 +137,17 @@ fn plain_host_entry_for_another_ports_key_is_not_taken_for_a_changed_key() {
     let output = run(home.client(&sshd), session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(7), "stderr: {stderr}");
-    assert!(
-        stderr.contains("line 1 names the host without a port"),
+    assert_eq!(
+        last_line(&stderr),
+        format!(
+            "{PREFIX}host key verification failed: 127.0.0.1:{} is not in {} (ssh-ed25519 key {}); \
+             if that fingerprint is the server's, append this line to the file: {} \
+             (line 1 names the host without a port, which applies to port 22 only, as in OpenSSH)\n",
+            sshd.port,
+            home.known_hosts.display(),
+            ssh_keygen_fingerprint(&sshd),
+            sshd.known_hosts_line()
+        ),
         "{stderr}"
     );
 }
@@ -149,7 +162,17 @@ fn disabled_host_key_checking_connects_and_warns() {
         .arg("--disable-host-key-checking");
     let output = run(cmd, session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(stderr.contains("host key checking is disabled"), "{stderr}");
+    assert!(
+        has_line(
+            &stderr,
+            &format!(
+                "{PREFIX}warning: host key checking is disabled (--disable-host-key-checking): \
+                 anyone on the network path can pose as 127.0.0.1:{}",
+                sshd.port
+            )
+        ),
+        "{stderr}"
+    );
     assert_session_works(output);
 }
 

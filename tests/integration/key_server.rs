@@ -10,8 +10,6 @@ use std::time::{Duration, Instant};
 use crate::support::key_server::{KeyServerStub, Reply, Tls, ok_register, ok_server_key};
 use crate::support::*;
 
-const PREFIX: &str = "m2m-mcp-server-ssh-client: ";
-
 /// The pin file of a test home.
 fn pins(home: &Home) -> PathBuf {
     home.dir.path().join("keys/pins")
@@ -118,27 +116,18 @@ fn a_key_server_answering_another_key_than_the_pin_is_refused_before_registering
     assert_first_request_refused(&output);
     let name = format!("[127.0.0.1]:{}", sshd.port);
     let pins = pins(&home);
-    let message = stderr(&output);
-    assert!(
-        message.starts_with(&format!(
-            "{PREFIX}Host key verification failed: the key server at {} answered a host key for {name} (ssh-ed25519 SHA256:",
-            stub.url()
-        )),
-        "{message}"
-    );
-    assert!(
-        message.contains(&format!(
-            "differs from the one pinned in {} line 1",
-            pins.display()
-        )),
-        "{message}"
-    );
-    assert!(
-        message.ends_with(&format!(
-            "if the server was reinstalled, remove the pin (ssh-keygen -R '{name}' -f {}) and start again\n",
-            pins.display()
-        )),
-        "{message}"
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "{PREFIX}host key verification failed: the key server at {url} answered a host key for {name} \
+             (ssh-ed25519 {answered}) that differs from the one pinned in {pins} line 1 (ssh-ed25519 {pinned}); \
+             someone may be intercepting the connection; \
+             if the server was reinstalled, remove the pin (ssh-keygen -R '{name}' -f {pins}) and start again\n",
+            url = stub.url(),
+            answered = fingerprint(&other),
+            pinned = fingerprint(&sshd.host_key),
+            pins = pins.display(),
+        )
     );
     assert_eq!(
         stub.requests().len(),
@@ -159,17 +148,16 @@ fn an_ssh_server_presenting_another_key_than_the_answer_is_refused_and_not_pinne
     );
     assert_eq!(output.status.code(), Some(8), "{}", stderr(&output));
     assert_first_request_refused(&output);
-    let message = stderr(&output);
-    assert!(
-        message.starts_with(&format!(
-            "{PREFIX}Host key verification failed: 127.0.0.1:{} presented host key ssh-ed25519 SHA256:",
-            sshd.port
-        )),
-        "{message}"
-    );
-    assert!(
-        message.ends_with("; someone may be intercepting the connection\n"),
-        "{message}"
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "{PREFIX}host key verification failed: 127.0.0.1:{port} presented host key ssh-ed25519 {presented}, \
+             but the key server at {url} answered ssh-ed25519 {answered}; someone may be intercepting the connection\n",
+            port = sshd.port,
+            presented = fingerprint(&sshd.host_key),
+            url = stub.url(),
+            answered = fingerprint(&impostor),
+        )
     );
     assert!(!pins(&home).exists());
     assert!(!sshd.log().contains("Accepted publickey"));
@@ -277,6 +265,20 @@ fn a_key_server_that_never_answers_times_out() {
         )
     );
     assert!(took < Duration::from_secs(15), "took {took:?}");
+}
+
+#[test]
+fn a_key_server_that_closes_without_a_byte_is_not_http_not_an_http_status() {
+    let (output, stub, _sshd) = refused_with(Reply::Close);
+    assert_eq!(output.status.code(), Some(15));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "{PREFIX}the key server at {}/server_pub_key gave an unusable answer: \
+             the connection was closed without an answer; this is not an HTTP server\n",
+            stub.url()
+        )
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod support;
 mod auth;
 mod compat;
 mod endings;
+mod hardening;
 mod host_keys;
 mod key_server;
 mod peer;

@@ -19,6 +19,32 @@ fn tools_list(id: u64) -> String {
     format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/list"}}"#)
 }
 
+/// The peer's answer to initialize: the fixture's name, with the
+/// capabilities and version of the MCP SDK it is built on (pinned by
+/// `scripts/install-peer-server.sh`).
+fn initialized(id: u64) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"result":{{"protocolVersion":"2025-06-18","capabilities":{{"experimental":{{}},"tools":{{"listChanged":false}},"completions":{{}}}},"serverInfo":{{"name":"fixture","version":"1.30.0"}}}}}}"#
+    )
+}
+
+/// The peer's answer to tools/list: the fixture's tools.
+fn listed(id: u64) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"result":{{"tools":[{}]}}}}"#,
+        [
+            r#"{"name":"echo","description":"Echo the text","inputSchema":{"type":"object","properties":{"text":{"type":"string"}}}}"#,
+            r#"{"name":"blob","description":"Return size bytes","inputSchema":{"type":"object","properties":{"size":{"type":"integer"}}}}"#,
+            r#"{"name":"length","description":"Length of data","inputSchema":{"type":"object","properties":{"data":{"type":"string"}}}}"#,
+            r#"{"name":"stderr","description":"Write to stderr","inputSchema":{"type":"object","properties":{"size":{"type":"integer"}}}}"#,
+            r#"{"name":"exit","description":"Exit","inputSchema":{"type":"object","properties":{"code":{"type":"integer"}}}}"#,
+            r#"{"name":"sleep","description":"Answer after ms","inputSchema":{"type":"object","properties":{"ms":{"type":"integer"}}}}"#,
+            r#"{"name":"history","description":"Methods received","inputSchema":{"type":"object"}}"#,
+        ]
+        .join(",")
+    )
+}
+
 /// The peer's answer to the fixture's echo tool.
 fn echoed(id: u64, text: &str) -> String {
     format!(
@@ -69,22 +95,9 @@ fn default_pins(home: &Home) -> PathBuf {
 /// initialize, initialized, tools/list (the peer routes tools/call only
 /// after it), an echo and a 4 MiB result; then EOF and a clean exit.
 fn full_session(mut session: Session) -> String {
-    let response = session.call(&initialize(1));
-    assert!(
-        response
-            .starts_with(r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","#),
-        "{response}"
-    );
-    assert!(
-        response.contains(r#""serverInfo":{"name":"fixture""#),
-        "{response}"
-    );
+    assert_eq!(session.call(&initialize(1)), initialized(1));
     session.send(INITIALIZED);
-    let tools = session.call(&tools_list(2));
-    assert!(
-        tools.starts_with(r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"echo""#),
-        "{tools}"
-    );
+    assert_eq!(session.call(&tools_list(2)), listed(2));
     assert_eq!(
         session.call(&tool_call(3, "echo", r#"{"text":"hello"}"#)),
         echoed(3, "hello")
@@ -110,7 +123,17 @@ fn the_python_clients_key_server_configuration_works_with_a_generated_key() {
     // The default key was generated and is what the peer now knows.
     let key = home.dir.path().join(".ssh/m2m_mcp_server_ssh_client");
     assert!(key.exists(), "stderr: {stderr}");
-    assert!(stderr.contains("created client key"), "{stderr}");
+    assert!(
+        has_line(
+            &stderr,
+            &format!(
+                "{PREFIX}info: created client key {} ({}) to register with the key server",
+                key.display(),
+                fingerprint(&public_line(&key.to_string_lossy()))
+            )
+        ),
+        "{stderr}"
+    );
     assert_eq!(
         fs::read_to_string(default_pins(&home)).unwrap(),
         peer.known_hosts_line() + "\n"
@@ -135,7 +158,14 @@ fn disabled_host_key_checking_works_with_the_peer_and_warns() {
         .arg("--disable-host-key-checking");
     let stderr = full_session(Session::start(cmd));
     assert!(
-        stderr.contains("warning: host key checking is disabled (--disable-host-key-checking)"),
+        has_line(
+            &stderr,
+            &format!(
+                "{PREFIX}warning: host key checking is disabled (--disable-host-key-checking): \
+                 anyone on the network path can pose as 127.0.0.1:{}",
+                peer.port
+            )
+        ),
         "{stderr}"
     );
 }
@@ -206,6 +236,7 @@ fn the_pin_is_written_on_first_use_and_a_reinstalled_server_is_refused() {
     assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 2);
     let pins = default_pins(&home);
     let first_line = peer.known_hosts_line() + "\n";
+    let first_key = peer.host_key.clone();
     assert_eq!(fs::read_to_string(&pins).unwrap(), first_line);
     drop(peer);
 
@@ -219,18 +250,17 @@ fn the_pin_is_written_on_first_use_and_a_reinstalled_server_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(output.status.code(), Some(8), "stderr: {stderr}");
     assert_first_request_refused(&output);
-    assert!(
-        stderr.contains(&format!(
-            "differs from the one pinned in {} line 1",
-            pins.display()
-        )),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!(
-            "ssh-keygen -R '[127.0.0.1]:{port}' -f {}",
-            pins.display()
-        )),
+    assert_eq!(
+        last_line(&stderr),
+        format!(
+            "{PREFIX}host key verification failed: the key server at http://127.0.0.1:{key_port} answered a host key \
+             for [127.0.0.1]:{port} (ssh-ed25519 {answered}) that differs from the one pinned in {pins} line 1 \
+             (ssh-ed25519 {pinned}); someone may be intercepting the connection; \
+             if the server was reinstalled, remove the pin (ssh-keygen -R '[127.0.0.1]:{port}' -f {pins}) and start again\n",
+            answered = fingerprint(&peer.host_key),
+            pinned = fingerprint(&first_key),
+            pins = pins.display(),
+        ),
         "{stderr}"
     );
     assert_eq!(fs::read_to_string(&pins).unwrap(), first_line);
@@ -259,9 +289,9 @@ fn after_a_cut_the_peer_serves_tool_calls_again_and_the_host_sees_only_the_error
     .arg("--known-hosts")
     .arg(&home.known_hosts);
     let mut session = Session::start(cmd);
-    assert!(session.call(&initialize(1)).contains("serverInfo"));
+    assert_eq!(session.call(&initialize(1)), initialized(1));
     session.send(INITIALIZED);
-    assert!(session.call(&tools_list(2)).contains(r#""name":"echo""#));
+    assert_eq!(session.call(&tools_list(2)), listed(2));
     // Idle for several keepalive limits: the peer answers our probes.
     std::thread::sleep(Duration::from_secs(5));
     assert_eq!(proxy.connections(), 1);

@@ -5,9 +5,10 @@
 /// the end of the line.
 ///
 /// Every message goes through here about ten times (keys, `"2.0"`, names), mostly for a few
-/// bytes, where a vectorised search costs about a hundred instructions to set up and a byte loop
-/// nine a byte in our size-optimised build. So the first bytes are read a word at a time, which
-/// finds the end of a short string in one step, and a long string gets the vectorised search.
+/// bytes, where setting up a vectorised search costs more than a byte loop over them, and a byte
+/// loop is slow in our size-optimised build (figures in `benches/README.md`). So the first
+/// bytes are read a word at a time, which finds the end of a short string in one step, and a
+/// long string gets the vectorised search.
 pub(super) fn string_end(bytes: &[u8]) -> Option<usize> {
     /// Bytes read a word at a time before the vectorised search takes over.
     const SHORT: usize = 32;

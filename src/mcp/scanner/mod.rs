@@ -15,6 +15,8 @@
 //! What it reports is a [`Message`]; what the relay does with it is `session.rs`'s.
 
 mod bytes;
+#[cfg(test)]
+mod differential;
 mod string;
 mod whole;
 

@@ -63,6 +63,8 @@ pub enum Reply {
     /// prefix of that if the size is under 22 bytes). It is streamed in chunks rather than
     /// built in memory; the client hanging up part-way is fine.
     Huge(usize),
+    /// Read the request, then close the connection without a byte.
+    Close,
 }
 
 /// How the stub speaks.
@@ -297,6 +299,8 @@ fn try_serve(stream: TcpStream, shared: &Shared) -> io::Result<()> {
             Ok(())
         }
         Reply::Huge(size) => send_huge(&mut conn, shared, size),
+        // Dropping `conn` on return closes the socket.
+        Reply::Close => Ok(()),
     }
 }
 

@@ -33,6 +33,44 @@ pub fn bin() -> String {
 /// How long any single step may take before the test fails instead of hanging.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How every line the binary prints on stderr begins.
+pub const PREFIX: &str = "m2m-mcp-server-ssh-client: ";
+
+/// The last line of `text`, its newline included: on stderr, the line that
+/// says why the run ended.
+pub fn last_line(text: &str) -> &str {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    &text[body.rfind('\n').map_or(0, |at| at + 1)..]
+}
+
+/// Whether `text` holds `line` as one whole line (newline not included).
+pub fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l == line)
+}
+
+/// The SHA256 fingerprint of a public key line ("type base64"), as
+/// `ssh-keygen -l` prints it and the binary names keys.
+pub fn fingerprint(public_line: &str) -> String {
+    let mut child = Command::new("ssh-keygen")
+        .args(["-l", "-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{public_line}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "ssh-keygen -l failed on {public_line}"
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string()
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -202,6 +240,56 @@ impl Sshd {
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Kills the per-connection sshd processes, cutting every session at once
+    /// while the listener stays up.
+    pub fn cut_sessions(&self) {
+        let status = Command::new("pkill")
+            .args(["-KILL", "-P", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "no session to cut");
+    }
+
+    /// Stops the server and every session it serves, as a reboot would.
+    pub fn stop(&mut self) {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port, with the same keys and config.
+    pub fn resume(&mut self) {
+        let config_path = self.dir.path().join("sshd_config");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut child = Command::new("/usr/sbin/sshd")
+                .args(["-D", "-f"])
+                .arg(&config_path)
+                .arg("-E")
+                .arg(&self.log)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            if wait_ready(&mut child, self.host, self.port) {
+                self.child = child;
+                return;
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            // The port may take a moment to be free again.
+            assert!(
+                Instant::now() < deadline,
+                "sshd did not start again:\n{}",
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 /// Ready once its banner reads back.
@@ -318,6 +406,29 @@ impl Home {
             .arg(&self.known_hosts);
         cmd
     }
+
+    /// [`Home::client`] with another build of the binary, started through
+    /// `launcher` (a qemu-user emulator and its flags, or nothing): the
+    /// same arguments and environment, so the same session.
+    pub fn client_through(&self, sshd: &Sshd, launcher: &[&str], binary: &Path) -> Command {
+        let plain = self.client(sshd);
+        let mut cmd = match launcher.split_first() {
+            Some((program, flags)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(flags).arg(binary);
+                cmd
+            }
+            None => Command::new(binary),
+        };
+        cmd.args(plain.get_args());
+        for (name, value) in plain.get_envs() {
+            match value {
+                Some(value) => cmd.env(name, value),
+                None => cmd.env_remove(name),
+            };
+        }
+        cmd
+    }
 }
 
 /// A short session: initialize and one tool call.
@@ -348,7 +459,7 @@ pub fn assert_first_request_refused(output: &Output) {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let last = stderr.lines().last().unwrap_or_default();
     let reason = last
-        .strip_prefix("m2m-mcp-server-ssh-client: ")
+        .strip_prefix(PREFIX)
         .unwrap_or_else(|| panic!("no error line: {stderr}"));
     let expected = format!(
         r#"{{"jsonrpc":"2.0","id":1,"error":{{"code":-32000,"message":"Cannot connect to the remote MCP server","data":{{"reason":{}}}}}}}"#,
@@ -495,6 +606,16 @@ impl Session {
         stdin.flush().unwrap();
     }
 
+    /// Writes `bytes` to the client's stdin from a thread of its own, then
+    /// closes stdin: for input larger than the client will take while its
+    /// remote does not read. A write the client's exit cuts short is fine.
+    pub fn send_in_background(&mut self, bytes: Vec<u8>) -> thread::JoinHandle<()> {
+        let mut stdin = self.stdin.take().expect("stdin already closed");
+        thread::spawn(move || {
+            let _ = stdin.write_all(&bytes);
+        })
+    }
+
     /// Waits for more stdout, failing the test with the client's stderr after
     /// [`STEP_TIMEOUT`].
     fn receive_more(&mut self) {
@@ -585,6 +706,13 @@ pub fn initialize(id: u64) -> String {
     )
 }
 
+/// The fixture server's answer to [`initialize`], without its newline.
+pub fn initialize_answer(id: u64) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"result":{{"protocolVersion":"2025-06-18","capabilities":{{"tools":{{}}}},"serverInfo":{{"name":"fixture","version":"1.0"}}}}}}"#
+    )
+}
+
 pub fn tool_call(id: u64, name: &str, arguments: &str) -> String {
     format!(
         r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"name":"{name}","arguments":{arguments}}}}}"#
@@ -596,83 +724,4 @@ pub fn direct(input: &[u8]) -> Vec<u8> {
     let mut cmd = Command::new(python());
     cmd.arg(fixture("mcp_server.py"));
     run(cmd, input).stdout
-}
-
-impl Sshd {
-    /// Kills the per-connection sshd processes, cutting every session at once
-    /// while the listener stays up.
-    pub fn cut_sessions(&self) {
-        let status = Command::new("pkill")
-            .args(["-KILL", "-P", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "no session to cut");
-    }
-}
-
-impl Sshd {
-    /// Stops the server and every session it serves, as a reboot would.
-    pub fn stop(&mut self) {
-        let _ = Command::new("pkill")
-            .args(["-KILL", "-P", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Starts it again on the same port, with the same keys and config.
-    pub fn resume(&mut self) {
-        let config_path = self.dir.path().join("sshd_config");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let mut child = Command::new("/usr/sbin/sshd")
-                .args(["-D", "-f"])
-                .arg(&config_path)
-                .arg("-E")
-                .arg(&self.log)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            if wait_ready(&mut child, self.host, self.port) {
-                self.child = child;
-                return;
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            // The port may take a moment to be free again.
-            assert!(
-                Instant::now() < deadline,
-                "sshd did not start again:\n{}",
-                self.log()
-            );
-            thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Home {
-    /// [`Home::client`] with another build of the binary, started through
-    /// `launcher` (a qemu-user emulator and its flags, or nothing): the
-    /// same arguments and environment, so the same session.
-    pub fn client_through(&self, sshd: &Sshd, launcher: &[&str], binary: &Path) -> Command {
-        let plain = self.client(sshd);
-        let mut cmd = match launcher.split_first() {
-            Some((program, flags)) => {
-                let mut cmd = Command::new(program);
-                cmd.args(flags).arg(binary);
-                cmd
-            }
-            None => Command::new(binary),
-        };
-        cmd.args(plain.get_args());
-        for (name, value) in plain.get_envs() {
-            match value {
-                Some(value) => cmd.env(name, value),
-                None => cmd.env_remove(name),
-            };
-        }
-        cmd
-    }
 }
