@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::proxy::{CUT, Network, Proxy};
+use crate::support::proxy::{CUT, Network, Proxy, through};
 use crate::support::*;
 
 /// The error the host gets for a request still unanswered when the session ends.
@@ -39,18 +39,7 @@ fn requests_that_waited_for_the_connection_leave_as_soon_as_it_is_back_with_the_
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
     let proxy = Proxy::start(sshd.port);
-    let known_hosts = home.dir.path().join("known_hosts_via_proxy");
-    std::fs::write(
-        &known_hosts,
-        format!("[127.0.0.1]:{} {}\n", proxy.port, sshd.host_key),
-    )
-    .unwrap();
-    let mut cmd = home.bare_client(&sshd);
-    cmd.args(["--port", &proxy.port.to_string()])
-        .arg("--client-key")
-        .arg(&home.key)
-        .arg("--known-hosts")
-        .arg(&known_hosts);
+    let cmd = through(&proxy, &sshd, &home);
     let mut session = Session::start(cmd);
     assert_eq!(session.call(&initialize(1)), initialize_answer(1));
     session.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);

@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::support::key_server::{KeyServerStub, Reply, Tls, ok_register, ok_server_key};
+use crate::support::proxy::Proxy;
 use crate::support::*;
 
 /// The pin file of a test home.
@@ -437,4 +438,88 @@ fn a_missing_key_at_a_named_path_is_generated_for_registration() {
 fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn reconnects_never_write_the_pin_again() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let stub = answering(Tls::None, &sshd.host_key);
+    let proxy = Proxy::start(sshd.port);
+    let mut cmd = client(&home, &sshd, &stub.url());
+    cmd.args(["--port", &proxy.port.to_string()]);
+    let mut session = Session::start(cmd);
+    assert_eq!(session.call(&initialize(1)), initialize_answer(1));
+    session.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    let mut id = 2;
+    for _ in 0..2 {
+        proxy.cut();
+        // Until one is answered on the new connection: the first may still
+        // go out on the old one, and get the error of its loss.
+        loop {
+            id += 1;
+            let answer = session.call(&tool_call(id, "echo", r#"{"text":"again"}"#));
+            if !answer.contains("\"error\"") {
+                break;
+            }
+        }
+    }
+    let (status, _, stderr) = session.finish(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr.matches("; restoring the session\n").count(),
+        2,
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("info: pinned the host key").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(
+        fs::read_to_string(pins(&home)).unwrap(),
+        format!(
+            "[127.0.0.1]:{} {}\n",
+            proxy.port,
+            sshd.host_key
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    );
+    assert_eq!(stub.requests().len(), 2, "the key server was asked again");
+}
+
+#[test]
+fn sigterm_while_the_key_server_is_asked_answers_the_first_request_and_exits_0() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let stub = KeyServerStub::start(
+        Tls::None,
+        vec![
+            ("/server_pub_key", Reply::Silent),
+            ("/register", ok_register()),
+        ],
+    );
+    let mut session = Session::start(client(&home, &sshd, &stub.url()));
+    session.send(&initialize(1));
+    while stub.requests().is_empty() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &session.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = wait_with_timeout(&mut session.child, Duration::from_secs(9)).expect("did not exit");
+    let (_, stdout, stderr) = session.finish(Duration::from_secs(1));
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+    assert_eq!(
+        String::from_utf8(stdout).unwrap(),
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"error":{{"code":-32000,"message":"Cannot connect to the remote MCP server","data":{{"reason":"the client was stopped before its connection to 127.0.0.1:{} was open"}}}}}}"#,
+            sshd.port
+        ) + "\n"
+    );
 }

@@ -11,4 +11,5 @@ mod key_server;
 mod peer;
 mod reconnect;
 mod relay;
+mod soak;
 mod static_builds;

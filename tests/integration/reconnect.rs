@@ -7,7 +7,7 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::proxy::{CUT, Network, Proxy};
+use crate::support::proxy::{CUT, Network, Proxy, through};
 use crate::support::*;
 
 /// The fixture's answer to `echo`.
@@ -15,23 +15,6 @@ fn echoed(id: u64, text: &str) -> String {
     format!(
         r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":"{text}"}}]}}}}"#
     )
-}
-
-/// The client aimed at the proxy, trusting the server under the proxy's port.
-fn through(proxy: &Proxy, sshd: &Sshd, home: &Home) -> Command {
-    let known_hosts = home.dir.path().join("known_hosts_via_proxy");
-    fs::write(
-        &known_hosts,
-        format!("[127.0.0.1]:{} {}\n", proxy.port, sshd.host_key),
-    )
-    .unwrap();
-    let mut cmd = home.bare_client(sshd);
-    cmd.args(["--port", &proxy.port.to_string()])
-        .arg("--client-key")
-        .arg(&home.key)
-        .arg("--known-hosts")
-        .arg(&known_hosts);
-    cmd
 }
 
 /// A session through the proxy, initialized as a host does it.

@@ -7,10 +7,13 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
+
+use super::{Home, Sshd};
 
 /// What the client reports when the proxy cuts its connection.
 pub const CUT: &str = "the server closed the connection or the network dropped it";
@@ -146,4 +149,21 @@ impl Drop for Proxy {
         let _ = TcpStream::connect(("127.0.0.1", self.port));
         self.cut();
     }
+}
+
+/// The client aimed at the proxy, trusting the server under the proxy's port.
+pub fn through(proxy: &Proxy, sshd: &Sshd, home: &Home) -> Command {
+    let known_hosts = home.dir.path().join("known_hosts_via_proxy");
+    std::fs::write(
+        &known_hosts,
+        format!("[127.0.0.1]:{} {}\n", proxy.port, sshd.host_key),
+    )
+    .unwrap();
+    let mut cmd = home.bare_client(sshd);
+    cmd.args(["--port", &proxy.port.to_string()])
+        .arg("--client-key")
+        .arg(&home.key)
+        .arg("--known-hosts")
+        .arg(&known_hosts);
+    cmd
 }
