@@ -30,7 +30,7 @@ fn unknown_host_is_refused_with_its_fingerprint_and_the_line_to_add_and_no_data_
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(7), "stderr: {stderr}");
     assert_first_request_refused(&output);
-    let fingerprint = ssh_keygen_fingerprint(&sshd);
+    let fingerprint = fingerprint(&sshd.host_key);
     assert_eq!(
         last_line(&stderr),
         format!(
@@ -67,7 +67,7 @@ fn changed_host_key_is_refused_naming_the_file_and_line() {
              does not match {} line 2; someone may be intercepting the connection; \
              if the server was reinstalled, remove that line\n",
             sshd.port,
-            ssh_keygen_fingerprint(&sshd),
+            fingerprint(&sshd.host_key),
             home.known_hosts.display()
         ),
         "stderr: {stderr}"
@@ -145,7 +145,7 @@ fn plain_host_entry_for_another_ports_key_is_not_taken_for_a_changed_key() {
              (line 1 names the host without a port, which applies to port 22 only, as in OpenSSH)\n",
             sshd.port,
             home.known_hosts.display(),
-            ssh_keygen_fingerprint(&sshd),
+            fingerprint(&sshd.host_key),
             sshd.known_hosts_line()
         ),
         "{stderr}"
@@ -163,29 +163,8 @@ fn disabled_host_key_checking_connects_and_warns() {
     let output = run(cmd, session_input().as_bytes());
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
-        has_line(
-            &stderr,
-            &format!(
-                "{PREFIX}warning: host key checking is disabled (--disable-host-key-checking): \
-                 anyone on the network path can pose as 127.0.0.1:{}",
-                sshd.port
-            )
-        ),
+        has_line(&stderr, &disabled_checking_warning(sshd.port)),
         "{stderr}"
     );
     assert_session_works(output);
-}
-
-fn ssh_keygen_fingerprint(sshd: &Sshd) -> String {
-    let out = Command::new("ssh-keygen")
-        .arg("-lf")
-        .arg(sshd.dir.path().join("host_ed25519.pub"))
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .to_string()
 }

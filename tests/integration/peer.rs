@@ -158,14 +158,7 @@ fn disabled_host_key_checking_works_with_the_peer_and_warns() {
         .arg("--disable-host-key-checking");
     let stderr = full_session(Session::start(cmd));
     assert!(
-        has_line(
-            &stderr,
-            &format!(
-                "{PREFIX}warning: host key checking is disabled (--disable-host-key-checking): \
-                 anyone on the network path can pose as 127.0.0.1:{}",
-                peer.port
-            )
-        ),
+        has_line(&stderr, &disabled_checking_warning(peer.port)),
         "{stderr}"
     );
 }

@@ -48,6 +48,14 @@ pub fn has_line(text: &str, line: &str) -> bool {
     text.lines().any(|l| l == line)
 }
 
+/// The warning of a run with `--disable-host-key-checking` against 127.0.0.1:`port`.
+pub fn disabled_checking_warning(port: u16) -> String {
+    format!(
+        "{PREFIX}warning: host key checking is disabled (--disable-host-key-checking): \
+         anyone on the network path can pose as 127.0.0.1:{port}"
+    )
+}
+
 /// The SHA256 fingerprint of a public key line ("type base64"), as
 /// `ssh-keygen -l` prints it and the binary names keys.
 pub fn fingerprint(public_line: &str) -> String {
