@@ -328,3 +328,35 @@ fn a_dot_ssh_that_another_user_can_change_is_refused_for_the_generated_key() {
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
     assert_first_request_refused(&output);
 }
+
+#[test]
+fn a_host_that_closes_its_input_and_never_reads_our_output_cannot_keep_us() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let mut child = home
+        .client(&sshd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let input = format!(
+        "{}\n{}\n",
+        initialize(1),
+        tool_call(2, "blob", r#"{"size":8388608}"#)
+    );
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+    }
+    let closed = Instant::now();
+    // Nominal: ANSWER_GRACE, EOF_GRACE, FLUSH_GRACE and two closing steps,
+    // 12 s; stdout is never read, and the 8 MiB answer cannot leave.
+    let status = wait_with_timeout(&mut child, Duration::from_secs(36)).expect("did not exit");
+    assert_eq!(status.code(), Some(0));
+    eprintln!(
+        "ended {:?} after stdin EOF with stdout unread",
+        closed.elapsed()
+    );
+}
