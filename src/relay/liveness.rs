@@ -178,3 +178,53 @@ impl Watchdog {
             .min()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn watchdog(keepalive: Option<u64>, now: Instant) -> Watchdog {
+        Watchdog::new(
+            Liveness {
+                keepalive: keepalive.map(Duration::from_secs),
+                count_max: 3,
+            },
+            now,
+        )
+    }
+
+    #[test]
+    fn silence_past_the_limit_is_death_and_a_word_from_the_server_resets_it() {
+        let start = Instant::now();
+        let mut dog = watchdog(Some(15), start);
+        assert_eq!(dog.next_check(), Some(start + Duration::from_secs(15)));
+        assert_eq!(dog.dead(start + Duration::from_secs(44)), None);
+        dog.heard(start + Duration::from_secs(30));
+        assert_eq!(dog.dead(start + Duration::from_secs(74)), None);
+        assert_eq!(
+            dog.dead(start + Duration::from_secs(75)).as_deref(),
+            Some("no word from the server in 45 s (keepalive every 15 s)")
+        );
+    }
+
+    #[test]
+    fn a_write_refused_while_the_socket_and_window_are_open_is_a_stall() {
+        let start = Instant::now();
+        let mut dog = watchdog(None, start);
+        assert_eq!(dog.next_check(), None);
+        // Flow control: the socket or the window is full. Not a stall.
+        dog.note_writes(false, Some(BlockDirections::Outbound), true, start);
+        dog.note_writes(false, Some(BlockDirections::Inbound), false, start);
+        assert_eq!(dog.next_check(), None);
+        dog.note_writes(false, Some(BlockDirections::Inbound), true, start);
+        assert_eq!(dog.next_check(), Some(start + Duration::from_secs(60)));
+        assert_eq!(
+            dog.dead(start + Duration::from_secs(60)).as_deref(),
+            Some("the SSH engine made no progress on a write in 60 s")
+        );
+        // Progress clears it.
+        dog.note_writes(true, None, true, start + Duration::from_secs(1));
+        assert_eq!(dog.dead(start + Duration::from_secs(120)), None);
+    }
+}

@@ -33,9 +33,9 @@ mod link;
 mod liveness;
 mod reconnect;
 pub mod remote_output;
-pub mod signals;
-pub mod startup_failure;
-pub mod stdio;
+pub(crate) mod signals;
+pub(crate) mod startup_failure;
+pub(crate) mod stdio;
 
 use std::future::Future;
 use std::io;
@@ -57,13 +57,14 @@ use alarm::Alarm;
 use ending::ANSWER_GRACE;
 use link::{Interest, Link, SocketEvent};
 use reconnect::Outage;
-pub use signals::StopRequests;
+pub(crate) use signals::StopRequests;
 
 /// Bytes read from stdin per call. Every message read is classified before
 /// any of it is written to the channel, so a burst of requests reaches the
 /// remote one read at a time: 16 KiB lets the remote start working while we
 /// read on (larger reads made a burst slower; figures in `benches/README.md`).
 const READ_CHUNK: usize = 16 * 1024;
+
 /// How the session ended, when it ended well.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ending {
