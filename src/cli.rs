@@ -11,13 +11,13 @@ pub struct Args {
     #[argh(option, default = "String::from(\"localhost\")")]
     pub host: String,
 
-    /// remote SSH server port (default: 8022)
-    #[argh(option, default = "8022")]
-    pub port: u16,
+    /// remote SSH server port (default: 8022; with --command, the SSH config's Port first)
+    #[argh(option)]
+    pub port: Option<u16>,
 
-    /// SSH username (default: mcp)
-    #[argh(option, default = "String::from(\"mcp\")")]
-    pub username: String,
+    /// SSH username (default: mcp; with --command, the SSH config's User first)
+    #[argh(option)]
+    pub username: Option<String>,
 
     /// client private key file (default: ~/.ssh/m2m_mcp_server_ssh_client, created if missing)
     #[argh(option)]
@@ -55,21 +55,25 @@ pub struct Args {
     #[argh(option)]
     pub command: Option<String>,
 
-    /// seconds allowed to connect, from TCP to the open channel (default: 10)
-    #[argh(option, default = "10")]
-    pub connect_timeout: u64,
+    /// seconds allowed to connect, from TCP to the open channel (default: the SSH config's ConnectTimeout, else 10)
+    #[argh(option)]
+    pub connect_timeout: Option<u64>,
 
-    /// seconds of silence from the server after which an SSH keepalive asks it to answer; 0 sends none (default: 15)
-    #[argh(option, default = "15")]
-    pub keepalive_interval: u64,
+    /// seconds of silence from the server after which an SSH keepalive asks it to answer; 0 sends none (default: the SSH config's ServerAliveInterval, else 15)
+    #[argh(option)]
+    pub keepalive_interval: Option<u64>,
 
-    /// keepalive intervals without a word from the server before the connection is taken for dead (default: 3)
-    #[argh(option, default = "3")]
-    pub keepalive_count_max: u32,
+    /// keepalive intervals without a word from the server before the connection is taken for dead (default: the SSH config's ServerAliveCountMax, else 3)
+    #[argh(option)]
+    pub keepalive_count_max: Option<u32>,
 
     /// seconds to keep trying to reconnect after the connection is lost; 0 never reconnects (default: 300)
     #[argh(option, default = "300")]
     pub reconnect_max_wait: u64,
+
+    /// SSH config file to read instead of ~/.ssh/config and /etc/ssh/ssh_config; none reads none
+    #[argh(option, short = 'F')]
+    pub ssh_config: Option<String>,
 
     /// print the version and exit
     #[argh(switch)]
@@ -93,6 +97,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--keepalive-interval",
     "--keepalive-count-max",
     "--reconnect-max-wait",
+    "--ssh-config",
 ];
 
 /// Rewrites `--name=value` as `--name value` for our value options, and
@@ -176,8 +181,8 @@ mod tests {
     fn defaults_are_the_python_programs() {
         let args = Args::from_args(&["m2m-mcp-server-ssh-client"], &[]).unwrap();
         assert_eq!(args.host, "localhost");
-        assert_eq!(args.port, 8022);
-        assert_eq!(args.username, "mcp");
+        assert_eq!(args.port, None);
+        assert_eq!(args.username, None);
         assert_eq!(args.key_server_port, None);
         assert_eq!(args.log_level, "INFO");
     }

@@ -117,6 +117,12 @@ pub enum Error {
         dir: PathBuf,
         why: String,
     },
+    /// An SSH config file cannot be read or makes no sense.
+    SshConfig {
+        path: PathBuf,
+        line: Option<usize>,
+        detail: String,
+    },
     /// A file of the user's (known_hosts, the pin file) cannot be read.
     LocalFile {
         what: &'static str,
@@ -154,6 +160,7 @@ impl Error {
             Error::RemoteClosed { .. } | Error::Ssh { .. } => 12,
             Error::Stdio { .. } => 1,
             Error::LocalFile { .. } => 18,
+            Error::SshConfig { .. } => 2,
             Error::KeyDirectoryUnsafe { .. } => 10,
             Error::Internal { .. } => 19,
             Error::KeyServerUnreachable { .. } => 13,
@@ -303,6 +310,10 @@ impl fmt::Display for Error {
                 dir.display(),
                 dir.display()
             ),
+            Error::SshConfig { path, line, detail } => match line {
+                Some(line) => write!(f, "SSH config {} line {line}: {detail}", path.display()),
+                None => write!(f, "SSH config {}: {detail}", path.display()),
+            },
             Error::LocalFile { what, path, source } => {
                 write!(f, "cannot read the {what} {}: {source}", path.display())
             }

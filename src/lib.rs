@@ -46,8 +46,12 @@ mod local_file;
 pub mod log;
 /// MCP awareness: framing, scanning, tracking, the outage queue, restore.
 pub mod mcp;
+/// OpenSSH's host and name patterns.
+mod pattern;
 /// The event loop: pump, liveness, remote output, stdio, reconnecting.
 pub mod relay;
+/// Your SSH setup: `~/.ssh/config` read as OpenSSH reads it.
+pub mod ssh_config;
 
 pub use error::Error;
 

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    let config = match Config::from_args(args, |name| std::env::var(name).ok()) {
+    let config = match Config::load(args, |name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(e) => return fail(&e),
     };

@@ -74,7 +74,7 @@ impl Dialer<'_> {
             libssh2::prefer_host_key_algorithms(
                 &session,
                 trust,
-                &config.host,
+                config.host_key_name(),
                 config.port,
                 &target,
             )
@@ -92,7 +92,7 @@ impl Dialer<'_> {
                 target: target.clone(),
                 detail: "the server presented no host key".into(),
             })?;
-            trust.verify(blob, &config.host, config.port, &target)?;
+            trust.verify(blob, config.host_key_name(), config.port, &target)?;
             auth::authenticate(&session, credentials, config, &target).await?;
             let channel = open_channel(&session, &config.remote).await?;
             Ok::<_, Error>((session, channel))

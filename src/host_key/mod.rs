@@ -65,9 +65,9 @@ impl Trust {
                     path: path.clone(),
                     source,
                 }),
-            HostKeyPolicy::Disabled => {
+            HostKeyPolicy::Disabled { by } => {
                 warn!(
-                    "host key checking is disabled (--disable-host-key-checking): anyone on the network path can pose as {}",
+                    "host key checking is disabled ({by}): anyone on the network path can pose as {}",
                     address::host_port(&config.host, config.port)
                 );
                 Ok(Trust::Anyone)

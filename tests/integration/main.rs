@@ -12,4 +12,5 @@ mod peer;
 mod reconnect;
 mod relay;
 mod soak;
+mod ssh_config;
 mod static_builds;

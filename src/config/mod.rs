@@ -11,6 +11,15 @@ use crate::cli::Args;
 use crate::error::Error;
 use crate::log::Level;
 
+mod from_ssh_config;
+
+/// The Python program's port and user, which it always passes.
+pub const DEFAULT_PORT: u16 = 8022;
+pub const DEFAULT_USERNAME: &str = "mcp";
+/// Seconds, as the Python program's defaults.
+const DEFAULT_CONNECT_TIMEOUT: u64 = 10;
+const DEFAULT_KEEPALIVE_INTERVAL: u64 = 15;
+const DEFAULT_KEEPALIVE_COUNT_MAX: u32 = 3;
 /// Where the Python program keeps its key; we keep it there too.
 pub const DEFAULT_CLIENT_KEY: &str = "~/.ssh/m2m_mcp_server_ssh_client";
 /// OpenSSH's user known_hosts file.
@@ -43,8 +52,9 @@ const STALL_WITHOUT_KEEPALIVE: Duration = Duration::from_secs(60);
 pub enum HostKeyPolicy {
     /// Against this known_hosts file.
     KnownHosts(PathBuf),
-    /// Not at all (`--disable-host-key-checking`).
-    Disabled,
+    /// Not at all: by `--disable-host-key-checking`, or the SSH config's
+    /// `StrictHostKeyChecking no` (where, in words).
+    Disabled { by: String },
     /// Against the key the key server answers, pinned on first use.
     KeyServer(KeyServer),
 }
@@ -92,6 +102,35 @@ pub struct Config {
     /// How long to keep reconnecting after a loss; zero never reconnects.
     pub reconnect_max_wait: Duration,
     pub log_level: Level,
+    /// The name the server's host key is known under (`HostKeyAlias`), when
+    /// not `host`.
+    pub host_key_alias: Option<String>,
+    /// Which SSH config files to read.
+    pub ssh_config: SshConfigFiles,
+    /// What the flags set, so that the SSH config fills only the rest.
+    given: Given,
+}
+
+/// Which SSH config files a run reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SshConfigFiles {
+    /// `~/.ssh/config`, then `/etc/ssh/ssh_config`, as OpenSSH.
+    Default,
+    /// Only this one (`--ssh-config FILE`), which must exist.
+    File(PathBuf),
+    /// None (`--ssh-config none`).
+    None,
+}
+
+/// The flags given, of those the SSH config may stand in for.
+#[derive(Debug, Clone, Copy, Default)]
+struct Given {
+    port: bool,
+    username: bool,
+    connect_timeout: bool,
+    keepalive_interval: bool,
+    keepalive_count_max: bool,
+    host_keys: bool,
 }
 
 /// When a connection is taken for dead.
@@ -138,6 +177,8 @@ impl std::fmt::Debug for Config {
             .field("keepalive_interval", &self.keepalive_interval)
             .field("keepalive_count_max", &self.keepalive_count_max)
             .field("reconnect_max_wait", &self.reconnect_max_wait)
+            .field("host_key_alias", &self.host_key_alias)
+            .field("ssh_config", &self.ssh_config)
             .finish()
     }
 }
@@ -202,7 +243,7 @@ impl Config {
         })?;
         for (flag, value) in [
             ("--host", Some(&args.host)),
-            ("--username", Some(&args.username)),
+            ("--username", args.username.as_ref()),
             ("--client-key", args.client_key.as_ref()),
             ("--known-hosts", args.known_hosts.as_ref()),
         ] {
@@ -221,21 +262,29 @@ impl Config {
             }
         }
         for (flag, value, range) in [
-            ("--port", u64::from(args.port), PORT),
+            ("--port", u64::from(args.port.unwrap_or(DEFAULT_PORT)), PORT),
             (
                 "--key-server-port",
                 u64::from(args.key_server_port.unwrap_or(DEFAULT_KEY_SERVER_PORT)),
                 PORT,
             ),
-            ("--connect-timeout", args.connect_timeout, CONNECT_TIMEOUT),
+            (
+                "--connect-timeout",
+                args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+                CONNECT_TIMEOUT,
+            ),
             (
                 "--keepalive-interval",
-                args.keepalive_interval,
+                args.keepalive_interval
+                    .unwrap_or(DEFAULT_KEEPALIVE_INTERVAL),
                 KEEPALIVE_INTERVAL,
             ),
             (
                 "--keepalive-count-max",
-                u64::from(args.keepalive_count_max),
+                u64::from(
+                    args.keepalive_count_max
+                        .unwrap_or(DEFAULT_KEEPALIVE_COUNT_MAX),
+                ),
                 KEEPALIVE_COUNT_MAX,
             ),
             (
@@ -260,7 +309,9 @@ impl Config {
         )
         .map_err(|e| Error::Usage(format!("--client-key: {e}")))?;
         let host_keys = if args.disable_host_key_checking {
-            HostKeyPolicy::Disabled
+            HostKeyPolicy::Disabled {
+                by: "--disable-host-key-checking".into(),
+            }
         } else if args.use_key_server {
             if args.host.contains(':') {
                 return Err(Error::Usage(
@@ -295,6 +346,25 @@ impl Config {
             Some(command) => Remote::Exec(command),
             None => Remote::Shell,
         };
+        let ssh_config = match args.ssh_config.as_deref() {
+            None => SshConfigFiles::Default,
+            Some("none") => SshConfigFiles::None,
+            Some("") => return Err(Error::Usage("--ssh-config: must not be empty".into())),
+            Some(path) => SshConfigFiles::File(
+                expand_tilde(path, home.as_deref())
+                    .map_err(|e| Error::Usage(format!("--ssh-config: {e}")))?,
+            ),
+        };
+        let given = Given {
+            port: args.port.is_some(),
+            username: args.username.is_some(),
+            connect_timeout: args.connect_timeout.is_some(),
+            keepalive_interval: args.keepalive_interval.is_some(),
+            keepalive_count_max: args.keepalive_count_max.is_some(),
+            host_keys: args.known_hosts.is_some()
+                || args.disable_host_key_checking
+                || args.use_key_server,
+        };
         let passphrase_on_command_line = args.passphrase.is_some();
         let passphrase = args
             .passphrase
@@ -302,20 +372,30 @@ impl Config {
             .filter(|p| !p.is_empty());
         Ok(Config {
             host: address::unbracketed(&args.host).to_string(),
-            port: args.port,
-            username: args.username,
+            port: args.port.unwrap_or(DEFAULT_PORT),
+            username: args.username.unwrap_or_else(|| DEFAULT_USERNAME.into()),
             client_key,
             generate_missing_key,
             passphrase,
             passphrase_on_command_line,
             host_keys,
             remote,
-            connect_timeout: Duration::from_secs(args.connect_timeout),
-            keepalive_interval: Some(Duration::from_secs(args.keepalive_interval))
-                .filter(|interval| !interval.is_zero()),
-            keepalive_count_max: args.keepalive_count_max,
+            connect_timeout: Duration::from_secs(
+                args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            ),
+            keepalive_interval: Some(Duration::from_secs(
+                args.keepalive_interval
+                    .unwrap_or(DEFAULT_KEEPALIVE_INTERVAL),
+            ))
+            .filter(|interval| !interval.is_zero()),
+            keepalive_count_max: args
+                .keepalive_count_max
+                .unwrap_or(DEFAULT_KEEPALIVE_COUNT_MAX),
             reconnect_max_wait: Duration::from_secs(args.reconnect_max_wait),
             log_level,
+            host_key_alias: None,
+            ssh_config,
+            given,
         })
     }
 }
@@ -395,6 +475,9 @@ mod tests {
             HostKeyPolicy::KnownHosts(PathBuf::from("/h/.ssh/known_hosts"))
         );
         assert_eq!(c.remote, Remote::Shell);
+        // The Python program's defaults.
+        assert_eq!(c.port, 8022);
+        assert_eq!(c.username, "mcp");
     }
 
     #[test]

@@ -1,0 +1,191 @@
+//! The user's SSH config, read as OpenSSH reads it: aliases, Match,
+//! Include, what the session takes from it, and configs that make no sense.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use crate::support::proxy::{Network, Proxy, through};
+use crate::support::*;
+
+/// Writes `~/.ssh/config` of `home`.
+fn write_config(home: &Home, text: &str) -> std::path::PathBuf {
+    let dir = home.dir.path().join(".ssh");
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config");
+    fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_host_alias_connects_where_its_hostname_says_and_unknown_keywords_are_ignored() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    write_config(
+        &home,
+        "Host mcpalias\n  HostName 127.0.0.1\n  GSSAPIAuthentication yes\n  NoSuchKeyword at all\n",
+    );
+    let mut cmd = home.client(&sshd);
+    cmd.args(["--host", "mcpalias"]);
+    let output = run(cmd, session_input().as_bytes());
+    assert_session_works(output);
+}
+
+#[test]
+fn match_host_in_an_included_file_names_the_known_hosts_file() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    fs::write(
+        home.dir.path().join("kh_custom"),
+        sshd.known_hosts_line() + "\n",
+    )
+    .unwrap();
+    write_config(&home, "Include extra.conf\n");
+    fs::write(
+        home.dir.path().join(".ssh/extra.conf"),
+        "Match host 127.0.0.1\n  UserKnownHostsFile ~/kh_custom\n",
+    )
+    .unwrap();
+    // No --known-hosts: the config's file decides, and ~/.ssh/known_hosts does not exist.
+    let mut cmd = home.bare_client(&sshd);
+    cmd.arg("--client-key").arg(&home.key);
+    let output = run(cmd, session_input().as_bytes());
+    assert_session_works(output);
+}
+
+#[test]
+fn with_command_the_configs_port_and_user_apply_when_no_flag_gives_them() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    write_config(
+        &home,
+        &format!(
+            "Host plain\n  HostName 127.0.0.1\n  Port {}\n  User {}\n",
+            sshd.port, sshd.user
+        ),
+    );
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["--host", "plain", "--command", &mcp_server_command()])
+        .arg("--client-key")
+        .arg(&home.key)
+        .arg("--known-hosts")
+        .arg(&home.known_hosts)
+        .env("HOME", home.dir.path())
+        .env_remove("SSH_AUTH_SOCK");
+    let output = run(cmd, session_input().as_bytes());
+    assert_session_works(output);
+}
+
+#[test]
+fn strict_host_key_checking_no_connects_to_an_unknown_host_and_says_where_it_was_set() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let config = write_config(&home, "Host *\n  StrictHostKeyChecking no\n");
+    let mut cmd = home.bare_client(&sshd);
+    cmd.arg("--client-key").arg(&home.key);
+    let output = run(cmd, session_input().as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        has_line(
+            &stderr,
+            &format!(
+                "{PREFIX}warning: host key checking is disabled (StrictHostKeyChecking no, {} line 2): \
+                 anyone on the network path can pose as 127.0.0.1:{}",
+                config.display(),
+                sshd.port
+            )
+        ),
+        "{stderr}"
+    );
+    assert_session_works(output);
+}
+
+#[test]
+fn server_alive_interval_from_the_config_detects_a_blackhole() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    write_config(
+        &home,
+        "Host *\n  ServerAliveInterval 1\n  ServerAliveCountMax 3\n",
+    );
+    let proxy = Proxy::start(sshd.port);
+    let mut session = Session::start(through(&proxy, &sshd, &home));
+    assert_eq!(session.call(&initialize(1)), initialize_answer(1));
+    session.send(&tool_call(2, "sleep", r#"{"ms":30000}"#));
+    assert_eq!(
+        session.call(&tool_call(3, "echo", r#"{"text":"ok"}"#)),
+        r#"{"jsonrpc":"2.0","id":3,"result":{"content":[{"type":"text","text":"ok"}]}}"#
+    );
+    proxy.set(Network::Blackhole);
+    let dark = Instant::now();
+    assert_eq!(
+        session.recv_string(),
+        lost(2, "no word from the server in 3 s (keepalive every 1 s)")
+    );
+    eprintln!("blackhole detected in {:?}", dark.elapsed());
+    proxy.set(Network::Pass);
+    let (status, _, stderr) = session.finish(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+#[test]
+fn a_config_that_makes_no_sense_is_a_usage_error_naming_its_file_and_line() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    for (text, line, detail) in [
+        ("Host a\n  User \"unclosed\n", 2, "a quote is not closed"),
+        (
+            "Include config\n",
+            1,
+            "Include nests deeper than 16 files (does a file include itself?)",
+        ),
+        (
+            "Host *\n  Port eighty\n",
+            2,
+            "Port 'eighty' is not a port number",
+        ),
+        ("Match\n", 1, "Match needs at least one criterion"),
+        ("Host a\nUser\n", 2, "'user' has no value"),
+    ] {
+        let config = write_config(&home, text);
+        let output = run(home.client(&sshd), session_input().as_bytes());
+        assert_eq!(output.status.code(), Some(2), "{text:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            format!(
+                "{PREFIX}SSH config {} line {line}: {detail}\n",
+                config.display()
+            ),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
+fn ssh_config_names_the_one_file_read_and_none_reads_none() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    // A broken default config, never read here.
+    write_config(&home, "Host \"broken\n");
+    let other = home.dir.path().join("other_config");
+    fs::write(&other, "Host mcpalias\n  HostName 127.0.0.1\n").unwrap();
+    let mut cmd = home.client(&sshd);
+    cmd.args(["--host", "mcpalias", "-F"]).arg(&other);
+    assert_session_works(run(cmd, session_input().as_bytes()));
+
+    let mut cmd = home.client(&sshd);
+    cmd.args(["--ssh-config", "none"]);
+    assert_session_works(run(cmd, session_input().as_bytes()));
+
+    let missing = home.dir.path().join("missing");
+    let mut cmd = home.client(&sshd);
+    cmd.arg("--ssh-config").arg(&missing);
+    let output = run(cmd, session_input().as_bytes());
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "{PREFIX}SSH config {}: cannot read it: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
+}
