@@ -2,7 +2,8 @@
 //! over SSH to a remote MCP server.
 //!
 //! The data path: the MCP host starts us and writes newline-delimited
-//! JSON-RPC to our stdin. [`connect`] opens one SSH session (the host key
+//! JSON-RPC to our stdin. The flags, and what the user's SSH config adds to
+//! them ([`ssh_config`]), make the [`config`]. [`connect`] opens one SSH session (the host key
 //! trusted through [`host_key`], our key from [`keys`]) and one channel on
 //! it, with a shell request for the peer server `m2m-mcp-server-ssh-server`
 //! or an exec request for any sshd. [`relay`] then moves bytes both ways on
@@ -16,7 +17,9 @@
 //! the answers it is owed, send EOF, let the remote finish, and close.
 //!
 //! Imports run one way: `relay` → `mcp` and `connect`; `connect` →
-//! `host_key` → `keys`; all may use `config`, `error`, `log` and `address`.
+//! `host_key` → `keys`; `config` → `ssh_config`; all may use `config`,
+//! `error`, `log` and the small shared pieces (`address`, `deadline`,
+//! `local_file`, `pattern`).
 
 #![forbid(unsafe_code)]
 #![allow(
