@@ -55,6 +55,10 @@ pub struct Args {
     #[argh(option)]
     pub command: Option<String>,
 
+    /// request this SSH subsystem instead of a shell, e.g. mcp (an sshd serving MCP with "Subsystem mcp /path/to/server")
+    #[argh(option)]
+    pub subsystem: Option<String>,
+
     /// seconds allowed to connect, from TCP to the open channel (default: the SSH config's ConnectTimeout, else 10)
     #[argh(option)]
     pub connect_timeout: Option<u64>,
@@ -93,6 +97,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--key-server-url",
     "--log-level",
     "--command",
+    "--subsystem",
     "--connect-timeout",
     "--keepalive-interval",
     "--keepalive-count-max",
@@ -166,6 +171,7 @@ mod tests {
                 "2222",
                 "--disable-host-key-checking",
                 "--command",
+                "--subsystem",
                 "a=b"
             ])
         );

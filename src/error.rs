@@ -289,7 +289,7 @@ impl fmt::Display for Error {
             ),
             Error::Channel { what, detail } => write!(
                 f,
-                "the server refused the {what}: {detail}; check that it serves MCP this way (the peer server needs a shell; plain sshd needs --command)"
+                "the server refused the {what}: {detail}; check that it serves MCP this way (the peer server needs a shell; a plain sshd needs --command or --subsystem)"
             ),
             Error::RemoteClosed { detail } => {
                 write!(f, "the remote MCP server closed the session: {detail}")

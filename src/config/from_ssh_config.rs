@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{
-    CONNECT_TIMEOUT, Config, HostKeyPolicy, KEEPALIVE_COUNT_MAX, KEEPALIVE_INTERVAL, Remote,
-    SshConfigFiles,
+    CONNECT_TIMEOUT, Config, HostKeyPolicy, KEEPALIVE_COUNT_MAX, KEEPALIVE_INTERVAL, SshConfigFiles,
 };
 use crate::cli::Args;
 use crate::error::Error;
@@ -62,7 +61,7 @@ impl Config {
             debug!("HostKeyAlias {alias} ({origin})");
             self.host_key_alias = Some(alias.clone());
         }
-        if matches!(self.remote, Remote::Exec(_)) {
+        if self.remote.is_plain_sshd() {
             if let (false, Some((port, origin))) = (self.given.port, &config.port) {
                 debug!("Port {port} ({origin})");
                 self.port = *port;

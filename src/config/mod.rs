@@ -77,6 +77,17 @@ pub enum Remote {
     Shell,
     /// An exec request, for any sshd with an MCP server behind a command.
     Exec(String),
+    /// A subsystem request, for an sshd that serves MCP as one (`Subsystem
+    /// mcp ...`, as MCP's SSH transport proposal names it).
+    Subsystem(String),
+}
+
+impl Remote {
+    /// Whether a plain sshd serves it: the SSH config's Port and User then
+    /// apply (the peer server's shell mode keeps the Python program's).
+    pub fn is_plain_sshd(&self) -> bool {
+        !matches!(self, Remote::Shell)
+    }
 }
 
 /// Everything a run needs, validated.
@@ -339,12 +350,23 @@ impl Config {
                     .map_err(|e| Error::Usage(format!("--known-hosts: {e}")))?,
             )
         };
-        let remote = match args.command {
-            Some(command) if command.trim().is_empty() => {
+        let remote = match (args.command, args.subsystem) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Usage(
+                    "--command and --subsystem cannot be used together: each names what the server runs".into(),
+                ));
+            }
+            (Some(command), None) if command.trim().is_empty() => {
                 return Err(Error::Usage("--command: must not be empty".into()));
             }
-            Some(command) => Remote::Exec(command),
-            None => Remote::Shell,
+            (None, Some(name)) if name.is_empty() || name.contains(char::is_whitespace) => {
+                return Err(Error::Usage(
+                    "--subsystem: must be a name without spaces, such as mcp".into(),
+                ));
+            }
+            (Some(command), None) => Remote::Exec(command),
+            (None, Some(name)) => Remote::Subsystem(name),
+            (None, None) => Remote::Shell,
         };
         let ssh_config = match args.ssh_config.as_deref() {
             None => SshConfigFiles::Default,

@@ -134,6 +134,10 @@ async fn open_channel(session: &Session, remote: &Remote) -> Result<Channel, Err
             what: format!("exec request for '{command}'"),
             detail: e.to_string(),
         })?,
+        Remote::Subsystem(name) => channel.subsystem(name).await.map_err(|e| Error::Channel {
+            what: format!("subsystem '{name}'"),
+            detail: e.to_string(),
+        })?,
     }
     Ok(channel)
 }

@@ -189,3 +189,34 @@ fn ssh_config_names_the_one_file_read_and_none_reads_none() {
         )
     );
 }
+
+#[test]
+fn the_mcp_subsystem_serves_a_session_and_excludes_command() {
+    let sshd = Sshd::start_with(SshdOptions {
+        force_command: None,
+        extra: vec![format!("Subsystem mcp {}", mcp_server_command())],
+        ..Default::default()
+    });
+    let home = Home::new(&sshd);
+    let mut cmd = home.client(&sshd);
+    cmd.args(["--subsystem", "mcp"]);
+    assert_session_works(run(cmd, session_input().as_bytes()));
+
+    let mut cmd = home.client(&sshd);
+    cmd.args(["--subsystem", "nosuch"]);
+    let output = run(cmd, session_input().as_bytes());
+    assert_eq!(output.status.code(), Some(11));
+    assert_first_request_refused(&output);
+
+    let output = std::process::Command::new(bin())
+        .args(["--subsystem", "mcp", "--command", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "{PREFIX}--command and --subsystem cannot be used together: each names what the server runs\n"
+        )
+    );
+}
