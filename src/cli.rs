@@ -35,6 +35,10 @@ pub struct Args {
     #[argh(switch)]
     pub disable_host_key_checking: bool,
 
+    /// add an unknown server's host key to the known_hosts file instead of refusing it, as OpenSSH's StrictHostKeyChecking accept-new; a changed key is still refused
+    #[argh(switch)]
+    pub accept_new: bool,
+
     /// fetch the server's host key from its key server (HTTPS on port 443, else HTTP on --key-server-port), pin it, and register our key there
     #[argh(switch)]
     pub use_key_server: bool,
@@ -171,7 +175,6 @@ mod tests {
                 "2222",
                 "--disable-host-key-checking",
                 "--command",
-                "--subsystem",
                 "a=b"
             ])
         );

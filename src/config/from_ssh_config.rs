@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{
-    CONNECT_TIMEOUT, Config, HostKeyPolicy, KEEPALIVE_COUNT_MAX, KEEPALIVE_INTERVAL, SshConfigFiles,
+    AcceptNew, CONNECT_TIMEOUT, Config, HostKeyPolicy, KEEPALIVE_COUNT_MAX, KEEPALIVE_INTERVAL,
+    SshConfigFiles,
 };
 use crate::cli::Args;
 use crate::error::Error;
@@ -94,9 +95,7 @@ impl Config {
             debug!("ServerAliveCountMax {count} ({origin})");
             self.keepalive_count_max = count as u32;
         }
-        if !self.given.host_keys {
-            self.apply_host_keys(config, &original, local)?;
-        }
+        self.apply_host_keys(config, &original, local)?;
         if let Some((file, origin)) = config.identity_files.first() {
             debug!(
                 "IdentityFile {file} ({origin}) is not used: this client offers --client-key and the agent's keys"
@@ -105,25 +104,40 @@ impl Config {
         Ok(())
     }
 
-    /// `StrictHostKeyChecking no` and `UserKnownHostsFile`, when no flag
-    /// decides how the host key is trusted.
+    /// `StrictHostKeyChecking`, `HashKnownHosts` and `UserKnownHostsFile`,
+    /// where no flag decides.
     fn apply_host_keys(
         &mut self,
         config: &HostConfig,
         original: &str,
         local: &Local,
     ) -> Result<(), Error> {
-        match &config.strict_host_key_checking {
-            Some((StrictHostKeyChecking::No, origin)) => {
-                self.host_keys = HostKeyPolicy::Disabled {
-                    by: format!("StrictHostKeyChecking no, {origin}"),
-                };
-                return Ok(());
+        if !self.given.strict {
+            match &config.strict_host_key_checking {
+                Some((StrictHostKeyChecking::No, origin)) => {
+                    self.host_keys = HostKeyPolicy::Disabled {
+                        by: format!("StrictHostKeyChecking no, {origin}"),
+                    };
+                    return Ok(());
+                }
+                Some((StrictHostKeyChecking::AcceptNew, origin)) => {
+                    debug!("StrictHostKeyChecking accept-new ({origin})");
+                    self.accept_new = Some(AcceptNew {
+                        hash: false,
+                        by: format!("StrictHostKeyChecking accept-new, {origin}"),
+                    });
+                }
+                _ => {}
             }
-            Some((StrictHostKeyChecking::AcceptNew, origin)) => warn!(
-                "StrictHostKeyChecking accept-new ({origin}) is not supported yet: an unknown host is refused"
-            ),
-            _ => {}
+        }
+        if let (Some(accept), Some((hash, origin))) =
+            (&mut self.accept_new, &config.hash_known_hosts)
+        {
+            debug!("HashKnownHosts {hash} ({origin})");
+            accept.hash = *hash;
+        }
+        if self.given.known_hosts_file {
+            return Ok(());
         }
         let Some((files, origin)) = &config.user_known_hosts else {
             return Ok(());

@@ -3,7 +3,7 @@
 //! checked. Every error here is a usage error that names its flag.
 
 use std::ops::RangeInclusive;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::address;
@@ -12,6 +12,9 @@ use crate::error::Error;
 use crate::log::Level;
 
 mod from_ssh_config;
+mod values;
+
+use values::{check_key_server_url, expand_tilde};
 
 /// The Python program's port and user, which it always passes.
 pub const DEFAULT_PORT: u16 = 8022;
@@ -116,6 +119,8 @@ pub struct Config {
     /// The name the server's host key is known under (`HostKeyAlias`), when
     /// not `host`.
     pub host_key_alias: Option<String>,
+    /// With a known_hosts file: unknown hosts are added, not refused.
+    pub accept_new: Option<AcceptNew>,
     /// Which SSH config files to read.
     pub ssh_config: SshConfigFiles,
     /// What the flags set, so that the SSH config fills only the rest.
@@ -141,7 +146,20 @@ struct Given {
     connect_timeout: bool,
     keepalive_interval: bool,
     keepalive_count_max: bool,
-    host_keys: bool,
+    /// `--known-hosts`, or a flag that makes it moot.
+    known_hosts_file: bool,
+    /// How unknown hosts are met: `--accept-new` or a flag that makes it moot.
+    strict: bool,
+}
+
+/// Unknown hosts added to the known_hosts file rather than refused, as
+/// OpenSSH's `StrictHostKeyChecking accept-new`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptNew {
+    /// Write the host's name hashed (`HashKnownHosts yes`).
+    pub hash: bool,
+    /// What asked for it, in words.
+    pub by: String,
 }
 
 /// When a connection is taken for dead.
@@ -189,6 +207,7 @@ impl std::fmt::Debug for Config {
             .field("keepalive_count_max", &self.keepalive_count_max)
             .field("reconnect_max_wait", &self.reconnect_max_wait)
             .field("host_key_alias", &self.host_key_alias)
+            .field("accept_new", &self.accept_new)
             .field("ssh_config", &self.ssh_config)
             .finish()
     }
@@ -218,6 +237,19 @@ impl Config {
             ),
             ("--use-key-server", args.use_key_server),
         ];
+        for (other, on) in [
+            (
+                "--disable-host-key-checking",
+                args.disable_host_key_checking,
+            ),
+            ("--use-key-server", args.use_key_server),
+        ] {
+            if args.accept_new && on {
+                return Err(Error::Usage(format!(
+                    "--accept-new and {other} cannot be used together: each decides how the server's host key is trusted"
+                )));
+            }
+        }
         let given: Vec<&str> = exclusive
             .iter()
             .filter(|(_, on)| *on)
@@ -383,9 +415,10 @@ impl Config {
             connect_timeout: args.connect_timeout.is_some(),
             keepalive_interval: args.keepalive_interval.is_some(),
             keepalive_count_max: args.keepalive_count_max.is_some(),
-            host_keys: args.known_hosts.is_some()
+            known_hosts_file: args.known_hosts.is_some()
                 || args.disable_host_key_checking
                 || args.use_key_server,
+            strict: args.accept_new || args.disable_host_key_checking || args.use_key_server,
         };
         let passphrase_on_command_line = args.passphrase.is_some();
         let passphrase = args
@@ -416,55 +449,13 @@ impl Config {
             reconnect_max_wait: Duration::from_secs(args.reconnect_max_wait),
             log_level,
             host_key_alias: None,
+            accept_new: args.accept_new.then(|| AcceptNew {
+                hash: false,
+                by: "--accept-new".into(),
+            }),
             ssh_config,
             given,
         })
-    }
-}
-
-/// Accepts `http://` or `https://`, a host name or IPv4 address, an
-/// optional port and an optional path prefix; returns it without a trailing
-/// slash, ready for `/server_pub_key` to be appended.
-fn check_key_server_url(url: &str) -> Result<String, String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("'{url}' must start with https:// or http://"))?;
-    let authority = rest.split('/').next().unwrap_or_default();
-    if authority.starts_with('[') {
-        return Err(format!(
-            "'{url}': IPv6 address literals are not supported here; use a host name"
-        ));
-    }
-    let (host, port) = match authority.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (authority, None),
-    };
-    if host.is_empty() || host.contains('@') {
-        return Err(format!("'{url}' has no host name"));
-    }
-    if let Some(port) = port {
-        if port.parse::<u16>().map_or(true, |p| p == 0) {
-            return Err(format!("'{url}' has an invalid port '{port}'"));
-        }
-    }
-    if rest.contains(['?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "'{url}' must be a base URL, without query, fragment or spaces"
-        ));
-    }
-    Ok(url.trim_end_matches('/').to_string())
-}
-
-/// Expands a leading `~/` with `$HOME`, as the Python program does.
-fn expand_tilde(path: &str, home: Option<&str>) -> Result<PathBuf, String> {
-    match path.strip_prefix("~/") {
-        Some(rest) => match home {
-            Some(home) if !home.is_empty() => Ok(Path::new(home).join(rest)),
-            _ => Err(format!("cannot expand '{path}': HOME is not set")),
-        },
-        None if path == "~" => Err("expected a file, got '~'".into()),
-        None => Ok(PathBuf::from(path)),
     }
 }
 
@@ -697,5 +688,26 @@ mod tests {
             assert_eq!(err.exit_code(), 2);
             assert_eq!(err.to_string(), message);
         }
+    }
+
+    #[test]
+    fn accept_new_goes_with_a_known_hosts_file_only() {
+        let c = config(&["--accept-new", "--known-hosts", "/k"], &[("HOME", "/h")]).unwrap();
+        assert_eq!(
+            c.accept_new,
+            Some(AcceptNew {
+                hash: false,
+                by: "--accept-new".into()
+            })
+        );
+        let err = config(
+            &["--accept-new", "--disable-host-key-checking"],
+            &[("HOME", "/h")],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--accept-new and --disable-host-key-checking cannot be used together: each decides how the server's host key is trusted"
+        );
     }
 }

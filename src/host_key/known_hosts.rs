@@ -19,6 +19,7 @@ use sha1::{Digest as _, Sha1};
 
 use crate::address;
 use crate::debug;
+use crate::keys::atomic_file;
 use crate::keys::wire::key_type;
 use crate::local_file;
 use crate::pattern;
@@ -245,6 +246,38 @@ pub fn lookup_name(host: &str, port: u16) -> String {
     } else {
         format!("[{host}]:{port}")
     }
+}
+
+/// The line for this host and key with the name hashed, as `HashKnownHosts
+/// yes` writes it: `|1|<base64 salt>|<base64 HMAC-SHA1 of the name> <type> <key>`.
+pub fn hashed_line_for(host: &str, port: u16, key_blob: &[u8], salt: &[u8; 20]) -> String {
+    let name = lookup_name(host, port);
+    format!(
+        "{HASH_MAGIC}{}|{} {} {}",
+        STANDARD.encode(salt),
+        STANDARD.encode(hmac_sha1(salt, name.as_bytes())),
+        key_type(key_blob).unwrap_or_default(),
+        STANDARD.encode(key_blob)
+    )
+}
+
+/// Appends `line` to the known_hosts file at `path`, replacing the file
+/// atomically so that a crash or a concurrent reader never sees half a
+/// line; a new file (and its folder) is created with `new_mode`, an
+/// existing one keeps its mode.
+pub fn append(path: &Path, line: &str, new_mode: u32) -> io::Result<()> {
+    atomic_file::create_parent_dir(path)?;
+    let (mut text, mode) = match local_file::read(path, MAX_FILE) {
+        Ok(bytes) => (bytes, atomic_file::mode_of(path).unwrap_or(new_mode)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => (Vec::new(), new_mode),
+        Err(e) => return Err(e),
+    };
+    if !text.is_empty() && !text.ends_with(b"\n") {
+        text.push(b'\n');
+    }
+    text.extend_from_slice(line.as_bytes());
+    text.push(b'\n');
+    atomic_file::replace(path, &text, mode)
 }
 
 /// The exact line to append to `known_hosts` for this host and key:

@@ -16,6 +16,7 @@
 //! The Python client trusts whatever the key server says, every time; the
 //! pin turns that into trust on first use, as OpenSSH does for new hosts.
 
+mod accept_new;
 pub mod key_server;
 pub mod key_types;
 pub mod known_hosts;
@@ -29,13 +30,17 @@ use crate::config::{self, Config, HostKeyPolicy};
 use crate::error::Error;
 use crate::keys::{PublicKey, wire};
 use crate::{debug, info, warn};
+use accept_new::Acceptance;
 use known_hosts::{KnownHosts, Verdict};
 
 /// How this run checks host keys.
 #[derive(Debug)]
 pub enum Trust {
-    /// Against a known_hosts file.
-    KnownHosts(KnownHosts),
+    /// Against a known_hosts file, adding unknown hosts under accept-new.
+    KnownHosts {
+        known: KnownHosts,
+        accept_new: Option<Acceptance>,
+    },
     /// Against the key a key server answered.
     KeyServer {
         key: PublicKey,
@@ -59,7 +64,10 @@ impl Trust {
     ) -> Result<Trust, Error> {
         match &config.host_keys {
             HostKeyPolicy::KnownHosts(path) => KnownHosts::load(path)
-                .map(Trust::KnownHosts)
+                .map(|known| Trust::KnownHosts {
+                    known,
+                    accept_new: config.accept_new.clone().map(Acceptance::new),
+                })
                 .map_err(|source| Error::LocalFile {
                     what: "known_hosts file",
                     path: path.clone(),
@@ -92,7 +100,7 @@ impl Trust {
     /// can check rather than another one it also holds.
     pub fn preferred_key_types(&self, host: &str, port: u16) -> Vec<String> {
         match self {
-            Trust::KnownHosts(known) => known.key_types_for(host, port),
+            Trust::KnownHosts { known, .. } => known.key_types_for(host, port),
             Trust::KeyServer { key, .. } => vec![key.algorithm.clone()],
             Trust::Anyone => Vec::new(),
         }
@@ -102,7 +110,26 @@ impl Trust {
     /// refusal. In key-server mode a first successful check writes the pin.
     pub fn verify(&self, blob: &[u8], host: &str, port: u16, target: &str) -> Result<(), Error> {
         match self {
-            Trust::KnownHosts(known) => verify_known_hosts(known, blob, host, port, target),
+            Trust::KnownHosts { known, accept_new } => {
+                match (
+                    verify_known_hosts(known, blob, host, port, target),
+                    accept_new,
+                ) {
+                    (Err(Error::UnknownHostKey { .. }), Some(acceptance))
+                        if acceptance.accepted(blob) =>
+                    {
+                        Ok(())
+                    }
+                    // Known by no key at all: a changed key stays refused.
+                    (Err(Error::UnknownHostKey { .. }), Some(acceptance))
+                        if known.keys_for(host, port).is_empty() =>
+                    {
+                        acceptance.accept(known.path(), host, port, blob);
+                        Ok(())
+                    }
+                    (outcome, _) => outcome,
+                }
+            }
             Trust::KeyServer { key, url, pin_to } => {
                 if key.blob != blob {
                     return Err(Error::KeyServerKeyMismatch {

@@ -11,8 +11,6 @@ use crate::error::Error;
 use crate::host_key::describe_key;
 use crate::host_key::known_hosts::{self, KnownHosts, Verdict};
 use crate::keys::PublicKey;
-use crate::keys::atomic_file;
-use crate::local_file;
 
 /// Whether the answered key is already pinned; a different pin is a refusal.
 pub(super) fn check_pin(
@@ -64,18 +62,7 @@ pub(super) fn check_pin(
 /// Appends the pin line, replacing the file atomically so that a crash or a
 /// concurrent reader never sees half a line.
 pub(super) fn pin(path: &Path, host: &str, port: u16, key: &PublicKey) -> io::Result<()> {
-    atomic_file::create_parent_dir(path)?;
-    let mut text = match local_file::read(path, known_hosts::MAX_FILE) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    if !text.is_empty() && !text.ends_with(b"\n") {
-        text.push(b'\n');
-    }
-    text.extend_from_slice(known_hosts::line_for(host, port, &key.blob).as_bytes());
-    text.push(b'\n');
-    atomic_file::replace(path, &text, 0o600)
+    known_hosts::append(path, &known_hosts::line_for(host, port, &key.blob), 0o600)
 }
 
 #[cfg(test)]

@@ -43,6 +43,13 @@ pub fn replace(target: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
     fs::rename(&tmp.path, target)
 }
 
+/// The permission bits of the file at `path`, to keep them when it is replaced.
+pub fn mode_of(path: &Path) -> Option<u32> {
+    fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
+}
+
 /// A temporary file next to its target, removed when dropped, so every error
 /// path (and the success path, once it is linked or renamed) cleans up.
 struct TempFile {

@@ -26,6 +26,7 @@ const COMPARED: &[&str] = &[
     "proxyjump",
     "proxycommand",
     "hostkeyalias",
+    "hashknownhosts",
 ];
 
 /// What `ssh -G` prints for the compared options.
@@ -148,6 +149,8 @@ fn ours(file: &Path, host: &str, local: &Local) -> BTreeMap<String, Vec<String>>
     if let Some((alias, _)) = &config.host_key_alias {
         put("hostkeyalias", alias.clone());
     }
+    let hash = config.hash_known_hosts.as_ref().is_some_and(|(h, _)| *h);
+    put("hashknownhosts", if hash { "yes" } else { "no" }.into());
     options
 }
 
@@ -265,6 +268,10 @@ const CASES: &[(&str, &[&str])] = &[
         &["a", "b"],
     ),
     ("Host a\n  HostKeyAlias alias-key\n", &["a", "b"]),
+    (
+        "Host a\n  HashKnownHosts yes\nHost *\n  HashKnownHosts no\n",
+        &["a", "b"],
+    ),
     (
         "Host a\n  IgnoreUnknown NoSuchOption\n  NoSuchOption whatever\n  Port 2231\n",
         &["a"],

@@ -54,6 +54,7 @@ pub struct HostConfig {
     pub proxy_jump: Option<(String, String)>,
     pub proxy_command: Option<(String, String)>,
     pub host_key_alias: Option<(String, String)>,
+    pub hash_known_hosts: Option<(bool, String)>,
 }
 
 /// Who and where we are, for `Match localuser`, the tokens and `~`.

@@ -277,6 +277,7 @@ impl Pass<'_> {
                 }
             }
             "hostkeyalias" => set_once(&mut c.host_key_alias, first()?, origin),
+            "hashknownhosts" => set_once(&mut c.hash_known_hosts, yes_no(&first()?)?, origin),
             other => debug!("SSH config: {origin}: '{other}' is not used here"),
         }
         Ok(())

@@ -168,3 +168,68 @@ fn disabled_host_key_checking_connects_and_warns() {
     );
     assert_session_works(output);
 }
+
+#[test]
+fn accept_new_adds_an_unknown_host_once_and_still_refuses_a_changed_key() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let known_hosts = home.dir.path().join("accepting_known_hosts");
+    let client = || {
+        let mut cmd = home.bare_client(&sshd);
+        cmd.arg("--client-key")
+            .arg(&home.key)
+            .arg("--known-hosts")
+            .arg(&known_hosts)
+            .arg("--accept-new")
+            // The system's ssh_config may ask for hashed names (Debian's does).
+            .args(["--ssh-config", "none"]);
+        cmd
+    };
+    let output = run(client(), session_input().as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        has_line(
+            &stderr,
+            &format!(
+                "{PREFIX}info: added the host key of [127.0.0.1]:{} (ssh-ed25519 {}) to {} (--accept-new)",
+                sshd.port,
+                fingerprint(&sshd.host_key),
+                known_hosts.display()
+            )
+        ),
+        "{stderr}"
+    );
+    assert_session_works(output);
+    let line = sshd.known_hosts_line() + "\n";
+    assert_eq!(fs::read_to_string(&known_hosts).unwrap(), line);
+
+    // Known now: used, not added again.
+    let output = run(client(), session_input().as_bytes());
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("added the host key"));
+    assert_session_works(output);
+    assert_eq!(fs::read_to_string(&known_hosts).unwrap(), line);
+
+    // Known by another key: refused as changed.
+    let other = home.stranger_key("impostor");
+    fs::write(
+        &known_hosts,
+        format!(
+            "[127.0.0.1]:{} {}\n",
+            sshd.port,
+            other
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    )
+    .unwrap();
+    let output = run(client(), session_input().as_bytes());
+    assert_eq!(
+        output.status.code(),
+        Some(8),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_first_request_refused(&output);
+}

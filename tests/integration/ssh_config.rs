@@ -220,3 +220,50 @@ fn the_mcp_subsystem_serves_a_session_and_excludes_command() {
         )
     );
 }
+
+#[test]
+fn accept_new_from_the_config_adds_the_host_hashed_where_ssh_keygen_finds_it() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let config = write_config(
+        &home,
+        "Host *\n  StrictHostKeyChecking accept-new\n  HashKnownHosts yes\n",
+    );
+    let mut cmd = home.bare_client(&sshd);
+    cmd.arg("--client-key").arg(&home.key);
+    let output = run(cmd, session_input().as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let known_hosts = home.dir.path().join(".ssh/known_hosts");
+    assert!(
+        has_line(
+            &stderr,
+            &format!(
+                "{PREFIX}info: added the host key of [127.0.0.1]:{} (ssh-ed25519 {}) to {} \
+                 (StrictHostKeyChecking accept-new, {} line 2)",
+                sshd.port,
+                fingerprint(&sshd.host_key),
+                known_hosts.display(),
+                config.display()
+            )
+        ),
+        "{stderr}"
+    );
+    assert_session_works(output);
+    let text = fs::read_to_string(&known_hosts).unwrap();
+    assert!(
+        text.starts_with("|1|") && !text.contains("127.0.0.1"),
+        "{text}"
+    );
+    // OpenSSH finds the hashed name.
+    let found = std::process::Command::new("ssh-keygen")
+        .arg("-F")
+        .arg(format!("[127.0.0.1]:{}", sshd.port))
+        .arg("-f")
+        .arg(&known_hosts)
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success(),
+        "ssh-keygen -F did not find the host"
+    );
+}
