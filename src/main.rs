@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use argh::FromArgs;
 use m2m_mcp_server_ssh_client::cli::{self, Args};
 use m2m_mcp_server_ssh_client::config::Config;
-use m2m_mcp_server_ssh_client::{Error, log};
+use m2m_mcp_server_ssh_client::{Error, log, ssh_config};
 
 const NAME: &str = env!("CARGO_PKG_NAME");
 
@@ -33,11 +33,17 @@ fn main() -> ExitCode {
         println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
-    let config = match Config::load(args, |name| std::env::var(name).ok()) {
+    let env = |name: &str| std::env::var(name).ok();
+    let config = match Config::from_args(args, env) {
         Ok(config) => config,
         Err(e) => return fail(&e),
     };
+    // Before the SSH config is read, so that its DEBUG lines are seen.
     log::set_level(config.log_level);
+    let config = match config.with_ssh_config(&ssh_config::Local::current(env)) {
+        Ok(config) => config,
+        Err(e) => return fail(&e),
+    };
     match smol::block_on(m2m_mcp_server_ssh_client::run(&config)) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => fail(&e),

@@ -11,19 +11,11 @@ use super::{
     AcceptNew, CONNECT_TIMEOUT, Config, HostKeyPolicy, KEEPALIVE_COUNT_MAX, KEEPALIVE_INTERVAL,
     SshConfigFiles,
 };
-use crate::cli::Args;
 use crate::error::Error;
 use crate::ssh_config::{self, HostConfig, Local, Source, StrictHostKeyChecking, Tokens};
 use crate::{debug, warn};
 
 impl Config {
-    /// Validates the flags, then takes from the user's SSH config what they
-    /// leave open.
-    pub fn load(args: Args, env: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
-        let local = Local::current(&env);
-        Config::from_args(args, &env)?.with_ssh_config(&local)
-    }
-
     /// Reads the SSH config files this run names, and takes from them what
     /// the flags left open.
     pub fn with_ssh_config(mut self, local: &Local) -> Result<Config, Error> {
@@ -178,6 +170,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Args;
     use argh::FromArgs;
 
     fn config(args: &[&str]) -> Config {

@@ -286,7 +286,6 @@ impl Pass<'_> {
 
 fn set_once<T>(slot: &mut Option<(T, String)>, value: T, origin: String) {
     if slot.is_none() {
-        debug!("SSH config: {origin} sets it");
         *slot = Some((value, origin));
     }
 }

@@ -25,8 +25,20 @@ fn a_host_alias_connects_where_its_hostname_says_and_unknown_keywords_are_ignore
         "Host mcpalias\n  HostName 127.0.0.1\n  GSSAPIAuthentication yes\n  NoSuchKeyword at all\n",
     );
     let mut cmd = home.client(&sshd);
-    cmd.args(["--host", "mcpalias"]);
+    cmd.args(["--host", "mcpalias", "--log-level", "DEBUG"]);
     let output = run(cmd, session_input().as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    // At DEBUG, where each value came from.
+    assert!(
+        has_line(
+            &stderr,
+            &format!(
+                "{PREFIX}debug: HostName 127.0.0.1 ({} line 2)",
+                home.dir.path().join(".ssh/config").display()
+            )
+        ),
+        "{stderr}"
+    );
     assert_session_works(output);
 }
 
