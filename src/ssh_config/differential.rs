@@ -63,7 +63,8 @@ fn ours(file: &Path, host: &str, local: &Local) -> BTreeMap<String, Vec<String>>
     };
     let config = resolve(&[source], host, local).expect("resolves");
     let hostname = config.hostname(host);
-    let port = config.port_or_default();
+    // OpenSSH's port when the config names none.
+    let port = config.port.as_ref().map_or(22, |(p, _)| *p);
     let user = config
         .user
         .as_ref()

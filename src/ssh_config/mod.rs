@@ -21,8 +21,6 @@ pub use tokens::{FILE_TOKENS, Tokens, expand_tilde};
 
 /// Far above any real SSH config file.
 const MAX_FILE: u64 = 4 << 20;
-/// OpenSSH's port when the config names none.
-const SSH_PORT: u16 = 22;
 
 /// How unknown hosts are met.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,11 +188,6 @@ impl HostConfig {
         } else {
             name.to_ascii_lowercase()
         }
-    }
-
-    /// The port, OpenSSH's default when the files name none.
-    pub fn port_or_default(&self) -> u16 {
-        self.port.as_ref().map_or(SSH_PORT, |(p, _)| *p)
     }
 }
 
