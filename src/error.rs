@@ -21,6 +21,8 @@ pub enum Error {
     Connect { target: String, source: io::Error },
     /// The SSH protocol exchange (banner, key exchange) failed.
     Handshake { target: String, detail: String },
+    /// The SSH config's ProxyCommand could not carry the connection.
+    ProxyCommand { command: String, detail: String },
     /// The server's host key is not in the known_hosts file.
     UnknownHostKey {
         target: String,
@@ -144,7 +146,7 @@ impl Error {
             Error::Resolve { .. } => 3,
             Error::ConnectionRefused { .. } => 4,
             Error::ConnectTimeout { .. } => 5,
-            Error::Connect { .. } | Error::Handshake { .. } => 6,
+            Error::Connect { .. } | Error::Handshake { .. } | Error::ProxyCommand { .. } => 6,
             Error::UnknownHostKey { .. } => 7,
             Error::ChangedHostKey { .. }
             | Error::RevokedHostKey { .. }
@@ -192,6 +194,9 @@ impl fmt::Display for Error {
                 f,
                 "SSH handshake with {target} failed: {detail}; is it an SSH server?"
             ),
+            Error::ProxyCommand { command, detail } => {
+                write!(f, "ProxyCommand '{command}' {detail}")
+            }
             Error::UnknownHostKey {
                 target,
                 known_hosts,

@@ -4,8 +4,9 @@
 //! The data path: the MCP host starts us and writes newline-delimited
 //! JSON-RPC to our stdin. The flags, and what the user's SSH config adds to
 //! them ([`ssh_config`]), make the [`config`]. [`connect`] opens one SSH session (the host key
-//! trusted through [`host_key`], our key from [`keys`]) and one channel on
-//! it, with a shell request for the peer server `m2m-mcp-server-ssh-server`
+//! trusted through [`host_key`], our key from [`keys`]), over TCP, a
+//! ProxyCommand, or a channel of a jump host's session carried on the same
+//! event loop, and one channel on it, with a shell request for the peer server `m2m-mcp-server-ssh-server`
 //! or an exec request for any sshd. [`relay`] then moves bytes both ways on
 //! a single smol event loop: stdin's bytes go through [`mcp`], which frames
 //! them into lines, notes the requests, escapes U+2028/U+2029/U+0085 for the
@@ -33,7 +34,8 @@ mod address;
 pub mod cli;
 /// The validated configuration, and when a connection is taken for dead.
 pub mod config;
-/// Establishing a session: TCP, handshake, authentication, the channel.
+/// Establishing a session: TCP, ProxyCommand or jump hosts, handshake,
+/// authentication, the channel.
 mod connect;
 /// Deadlines that cannot overflow.
 mod deadline;
@@ -60,13 +62,22 @@ pub use error::Error;
 
 use config::Config;
 use connect::Dialer;
-use connect::auth::Credentials;
-use host_key::Trust;
 use relay::{StopRequests, startup_failure, stdio};
+use smol::LocalExecutor;
 use smol::future::FutureExt;
 
 /// Connects and relays until the session ends.
 pub async fn run(config: &Config) -> Result<relay::Ending, Error> {
+    // Where what carries a connection through a jump host runs: on this
+    // thread, polled by the same loop as everything else.
+    let executor = LocalExecutor::new();
+    executor.run(session(config, &executor)).await
+}
+
+async fn session(
+    config: &Config,
+    executor: &LocalExecutor<'static>,
+) -> Result<relay::Ending, Error> {
     let mut input = stdio::stdin().map_err(|source| Error::Stdio {
         context: "cannot open stdin",
         source,
@@ -77,15 +88,7 @@ pub async fn run(config: &Config) -> Result<relay::Ending, Error> {
     })?;
     let mut signals = StopRequests::install()?;
     let opened = async {
-        // Checked before touching the network: a key problem is the user's to
-        // fix whatever the server says.
-        let credentials = Credentials::prepare(config)?;
-        let trust = Trust::establish(config, credentials.public_key()).await?;
-        let dialer = Dialer {
-            config,
-            credentials,
-            trust,
-        };
+        let dialer = Dialer::prepare(config, executor).await?;
         let first = dialer.connect().await?;
         Ok::<_, Error>(Some((dialer, first)))
     }

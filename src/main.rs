@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use argh::FromArgs;
 use m2m_mcp_server_ssh_client::cli::{self, Args};
-use m2m_mcp_server_ssh_client::config::Config;
+use m2m_mcp_server_ssh_client::config::{Agent, Config};
 use m2m_mcp_server_ssh_client::{Error, log, ssh_config};
 
 const NAME: &str = env!("CARGO_PKG_NAME");
@@ -44,6 +44,13 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(&e),
     };
+    // libssh2 finds the agent through SSH_AUTH_SOCK, and its binding has no
+    // way to name another socket: the one IdentityAgent names goes there.
+    if let Agent::Socket(path) = &config.identities.agent {
+        // SAFETY: no other thread exists yet (the event loop and its
+        // blocking pool start below), so nothing reads the environment meanwhile.
+        unsafe { std::env::set_var("SSH_AUTH_SOCK", path) };
+    }
     match smol::block_on(m2m_mcp_server_ssh_client::run(&config)) {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => fail(&e),

@@ -7,13 +7,19 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::jump::{self, JumpSpec};
 use super::{
-    AcceptNew, CONNECT_TIMEOUT, Config, HostKeyPolicy, KEEPALIVE_COUNT_MAX, KEEPALIVE_INTERVAL,
-    SshConfigFiles,
+    AcceptNew, Agent, CONNECT_TIMEOUT, Config, DEFAULT_KNOWN_HOSTS, HostKeyPolicy, Identities,
+    KEEPALIVE_COUNT_MAX, KEEPALIVE_INTERVAL, Proxy, SshConfigFiles,
 };
 use crate::error::Error;
 use crate::ssh_config::{self, HostConfig, Local, Source, StrictHostKeyChecking, Tokens};
 use crate::{debug, warn};
+
+/// OpenSSH's port, for jump hosts.
+const SSH_PORT: u16 = 22;
+/// What ProxyCommand's `%` tokens may name, as OpenSSH.
+const PROXY_COMMAND_TOKENS: &str = "hnpr";
 
 impl Config {
     /// Reads the SSH config files this run names, and takes from them what
@@ -28,23 +34,27 @@ impl Config {
                 required: true,
             }],
         };
-        let host_config = ssh_config::resolve(&sources, &self.host, local)?;
-        self.apply(&host_config, local)?;
+        // What each jump host starts from: the flags, before any config.
+        let flags = self.clone();
+        let original = self.host.clone();
+        let host_config = ssh_config::resolve(&sources, &original, local)?;
+        let port_and_user = self.remote.is_plain_sshd();
+        self.apply(&host_config, local, port_and_user)?;
+        let route = Route {
+            flags: &flags,
+            sources: &sources,
+            local,
+        };
+        self.proxy = route.proxy(&self, &host_config, &original, 0)?;
         Ok(self)
     }
 
-    fn apply(&mut self, config: &HostConfig, local: &Local) -> Result<(), Error> {
-        for (what, value) in [
-            ("ProxyJump", &config.proxy_jump),
-            ("ProxyCommand", &config.proxy_command),
-        ] {
-            if let Some((value, origin)) = value.as_ref().filter(|(v, _)| v != "none") {
-                return Err(Error::Usage(format!(
-                    "{origin}: {what} {value} is not supported yet by this client; \
-                     connect without it, or read no SSH config with --ssh-config none"
-                )));
-            }
-        }
+    fn apply(
+        &mut self,
+        config: &HostConfig,
+        local: &Local,
+        port_and_user: bool,
+    ) -> Result<(), Error> {
         let original = self.host.clone();
         if let Some((_, origin)) = &config.hostname {
             self.host = config.hostname(&original);
@@ -54,7 +64,7 @@ impl Config {
             debug!("HostKeyAlias {alias} ({origin})");
             self.host_key_alias = Some(alias.clone());
         }
-        if self.remote.is_plain_sshd() {
+        if port_and_user {
             if let (false, Some((port, origin))) = (self.given.port, &config.port) {
                 debug!("Port {port} ({origin})");
                 self.port = *port;
@@ -87,12 +97,66 @@ impl Config {
             debug!("ServerAliveCountMax {count} ({origin})");
             self.keepalive_count_max = count as u32;
         }
-        self.apply_host_keys(config, &original, local)?;
-        if let Some((file, origin)) = config.identity_files.first() {
-            debug!(
-                "IdentityFile {file} ({origin}) is not used: this client offers --client-key and the agent's keys"
-            );
+        if let Some((family, origin)) = &config.address_family {
+            debug!("AddressFamily {family:?} ({origin})");
+            self.tcp.family = *family;
         }
+        if let Some((keepalive, origin)) = &config.tcp_keep_alive {
+            debug!("TCPKeepAlive {keepalive} ({origin})");
+            self.tcp.keepalive = *keepalive;
+        }
+        for (keyword, list, origin) in &config.algorithms {
+            debug!("{keyword} {list} ({origin})");
+        }
+        self.algorithms = config.algorithms.clone();
+        let (host, user) = (self.host.clone(), self.username.clone());
+        let tokens = tokens(&host, &original, self.port, &user, local);
+        self.apply_identities(config, &tokens, local)?;
+        self.apply_host_keys(config, &tokens, local)?;
+        Ok(())
+    }
+
+    /// `IdentityFile`, `IdentitiesOnly` and `IdentityAgent`.
+    fn apply_identities(
+        &mut self,
+        config: &HostConfig,
+        tokens: &Tokens,
+        local: &Local,
+    ) -> Result<(), Error> {
+        let path = |value: &str, what: &str, origin: &str| {
+            tokens
+                .expand(
+                    &ssh_config::expand_tilde(value, &local.home),
+                    ssh_config::FILE_TOKENS,
+                )
+                .map(PathBuf::from)
+                .map_err(|e| Error::Usage(format!("{origin}: {what}: {e}")))
+        };
+        let mut files = Vec::new();
+        for (file, origin) in &config.identity_files {
+            let file = path(file, "IdentityFile", origin)?;
+            debug!("IdentityFile {} ({origin})", file.display());
+            files.push(file);
+        }
+        let only = config
+            .identities_only
+            .as_ref()
+            .is_some_and(|(only, origin)| {
+                debug!("IdentitiesOnly {only} ({origin})");
+                *only
+            });
+        let agent = match &config.identity_agent {
+            None => Agent::Environment,
+            Some((value, origin)) => {
+                debug!("IdentityAgent {value} ({origin})");
+                match value.as_str() {
+                    "none" => Agent::Off,
+                    "SSH_AUTH_SOCK" => Agent::Environment,
+                    _ => Agent::Socket(path(value, "IdentityAgent", origin)?),
+                }
+            }
+        };
+        self.identities = Identities { files, only, agent };
         Ok(())
     }
 
@@ -101,7 +165,7 @@ impl Config {
     fn apply_host_keys(
         &mut self,
         config: &HostConfig,
-        original: &str,
+        tokens: &Tokens,
         local: &Local,
     ) -> Result<(), Error> {
         if !self.given.strict {
@@ -140,16 +204,6 @@ impl Config {
             );
             return Ok(());
         };
-        let tokens = Tokens {
-            host: &self.host,
-            original_host: original,
-            port: self.port,
-            user: &self.username,
-            local_user: &local.user,
-            home: &local.home,
-            uid: local.uid,
-            local_host: &local.hostname,
-        };
         let path = tokens
             .expand(
                 &ssh_config::expand_tilde(first, &local.home),
@@ -164,6 +218,116 @@ impl Config {
     /// The name the server's host key is looked up under.
     pub fn host_key_name(&self) -> &str {
         self.host_key_alias.as_deref().unwrap_or(&self.host)
+    }
+}
+
+/// The `%` tokens for one host's values.
+fn tokens<'a>(
+    host: &'a str,
+    original: &'a str,
+    port: u16,
+    user: &'a str,
+    local: &'a Local,
+) -> Tokens<'a> {
+    Tokens {
+        host,
+        original_host: original,
+        port,
+        user,
+        local_user: &local.user,
+        home: &local.home,
+        uid: local.uid,
+        local_host: &local.hostname,
+    }
+}
+
+/// What resolves a host's ProxyJump or ProxyCommand into its route.
+struct Route<'a> {
+    /// The flags alone: where every jump host starts.
+    flags: &'a Config,
+    sources: &'a [Source],
+    local: &'a Local,
+}
+
+impl Route<'_> {
+    /// How `target` (with its config `config`, named `original` by the user
+    /// or the jump list) is reached; `hops` jump hosts are already on the way.
+    fn proxy(
+        &self,
+        target: &Config,
+        config: &HostConfig,
+        original: &str,
+        hops: usize,
+    ) -> Result<Proxy, Error> {
+        if let Some((command, origin)) = config.proxy_command.as_ref().filter(|(c, _)| c != "none")
+        {
+            let tokens = tokens(
+                &target.host,
+                original,
+                target.port,
+                &target.username,
+                self.local,
+            );
+            let command = tokens
+                .expand(command, PROXY_COMMAND_TOKENS)
+                .map_err(|e| Error::Usage(format!("{origin}: ProxyCommand: {e}")))?;
+            debug!("ProxyCommand {command} ({origin})");
+            return Ok(Proxy::Command {
+                command,
+                origin: origin.clone(),
+            });
+        }
+        let Some((value, origin)) = config.proxy_jump.as_ref().filter(|(j, _)| j != "none") else {
+            return Ok(Proxy::Direct);
+        };
+        debug!("ProxyJump {value} ({origin})");
+        let specs = jump::parse_jumps(value)
+            .map_err(|e| Error::Usage(format!("{origin}: ProxyJump {value}: {e}")))?;
+        let hops = hops + specs.len();
+        if hops > jump::MAX_HOPS {
+            return Err(Error::Usage(format!(
+                "{origin}: ProxyJump {value}: more than {} jump hosts on the way; do the jump hosts' own ProxyJump lines make a loop?",
+                jump::MAX_HOPS
+            )));
+        }
+        // `a,b`: b is reached through a; a by its own config's route, as
+        // OpenSSH's `ssh -J a b` does.
+        let mut nearer: Option<Config> = None;
+        for spec in &specs {
+            let mut hop = self.jump_host(spec);
+            let config = ssh_config::resolve(self.sources, &spec.host, self.local)?;
+            hop.apply(&config, self.local, true)?;
+            hop.proxy = match nearer.take() {
+                Some(nearer) => Proxy::Jump(Box::new(nearer)),
+                None => self.proxy(&hop, &config, &spec.host, hops)?,
+            };
+            nearer = Some(hop);
+        }
+        nearer
+            .map(|hop| Proxy::Jump(Box::new(hop)))
+            .ok_or_else(|| Error::Usage(format!("{origin}: ProxyJump: no host")))
+    }
+
+    /// A jump host before its own config: the flags that make sense for
+    /// any server, with OpenSSH's port and the local user unless the jump
+    /// list names them. The key server speaks for the MCP server only, so
+    /// a jump host's key is checked against known_hosts.
+    fn jump_host(&self, spec: &JumpSpec) -> Config {
+        let mut hop = self.flags.clone();
+        hop.host = spec.host.clone();
+        hop.port = spec.port.unwrap_or(SSH_PORT);
+        hop.username = spec.user.clone().unwrap_or_else(|| self.local.user.clone());
+        hop.given.port = spec.port.is_some();
+        hop.given.username = spec.user.is_some();
+        if let HostKeyPolicy::KeyServer(_) = hop.host_keys {
+            hop.host_keys = HostKeyPolicy::KnownHosts(PathBuf::from(ssh_config::expand_tilde(
+                DEFAULT_KNOWN_HOSTS,
+                &self.local.home,
+            )));
+            hop.given.known_hosts_file = false;
+            hop.given.strict = false;
+        }
+        hop
     }
 }
 
@@ -187,6 +351,11 @@ mod tests {
         }
     }
 
+    fn apply(c: &mut Config, hc: &HostConfig) -> Result<(), Error> {
+        let port_and_user = c.remote.is_plain_sshd();
+        c.apply(hc, &local(), port_and_user)
+    }
+
     fn at(line: usize) -> String {
         format!("/h/.ssh/config line {line}")
     }
@@ -207,7 +376,7 @@ mod tests {
     #[test]
     fn the_config_fills_what_the_flags_leave_open() {
         let mut c = config(&["--host", "alias", "--command", "mcp-server"]);
-        c.apply(&host_config(), &local()).unwrap();
+        apply(&mut c, &host_config()).unwrap();
         assert_eq!(c.host, "alias.example.com");
         assert_eq!((c.port, c.username.as_str()), (2222, "admin"));
         assert_eq!(c.connect_timeout, Duration::from_secs(7));
@@ -236,7 +405,7 @@ mod tests {
             "--known-hosts",
             "/k",
         ]);
-        c.apply(&host_config(), &local()).unwrap();
+        apply(&mut c, &host_config()).unwrap();
         assert_eq!(c.host, "alias.example.com");
         assert_eq!((c.port, c.username.as_str()), (1, "u"));
         assert_eq!(c.connect_timeout, Duration::from_secs(3));
@@ -247,7 +416,7 @@ mod tests {
     #[test]
     fn in_shell_mode_port_and_user_stay_the_python_programs() {
         let mut c = config(&["--host", "alias"]);
-        c.apply(&host_config(), &local()).unwrap();
+        apply(&mut c, &host_config()).unwrap();
         assert_eq!((c.port, c.username.as_str()), (8022, "mcp"));
         assert_eq!(
             c.host_keys,
@@ -263,7 +432,7 @@ mod tests {
             host_key_alias: Some(("key-name".into(), at(10))),
             ..HostConfig::default()
         };
-        c.apply(&hc, &local()).unwrap();
+        apply(&mut c, &hc).unwrap();
         assert_eq!(
             c.host_keys,
             HostKeyPolicy::Disabled {
@@ -273,24 +442,77 @@ mod tests {
         assert_eq!((c.host.as_str(), c.host_key_name()), ("a", "key-name"));
     }
 
+    /// The config for `args` with `text` as its one SSH config file.
+    fn resolved(text: &str, args: &[&str]) -> Result<Config, Error> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config");
+        std::fs::write(&file, text).unwrap();
+        let mut args = args.to_vec();
+        let file = file.to_string_lossy().into_owned();
+        args.extend(["--ssh-config", &file]);
+        config(&args).with_ssh_config(&local())
+    }
+
     #[test]
-    fn a_proxy_we_cannot_honour_is_refused_naming_its_line() {
-        let mut c = config(&["--host", "a"]);
-        let hc = HostConfig {
-            proxy_jump: Some(("bastion".into(), at(11))),
-            ..HostConfig::default()
-        };
-        let err = c.apply(&hc, &local()).unwrap_err();
-        assert_eq!(err.exit_code(), 2);
+    fn a_jump_chain_resolves_each_host_through_the_config_nearest_first() {
+        let c = resolved(
+            "Host target\n  HostName 10.0.0.9\n  ProxyJump u@a:2200,b\n\
+             Host a\n  HostName 10.0.0.1\n  User ignored\n  ProxyCommand nc %h %p %r\n\
+             Host b\n  Port 2201\n  IdentityFile ~/.ssh/b_key\n  IdentitiesOnly yes\n",
+            &["--host", "target", "--command", "m"],
+        )
+        .unwrap();
+        let hops = c.hops();
+        let summary: Vec<(&str, u16, &str)> = hops
+            .iter()
+            .map(|h| (h.host.as_str(), h.port, h.username.as_str()))
+            .collect();
+        assert_eq!(summary, [("10.0.0.1", 2200, "u"), ("b", 2201, "me")]);
+        match &hops[0].proxy {
+            Proxy::Command { command, .. } => assert_eq!(command, "nc 10.0.0.1 2200 u"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(hops[1].identities.files, [PathBuf::from("/h/.ssh/b_key")]);
+        assert!(hops[1].identities.only);
+        assert_eq!(c.host, "10.0.0.9");
+        assert!(c.identities.files.is_empty());
+    }
+
+    #[test]
+    fn a_jump_host_is_checked_against_known_hosts_even_in_key_server_mode() {
+        let c = resolved(
+            "Host target\n  ProxyJump j\n",
+            &["--host", "target", "--use-key-server"],
+        )
+        .unwrap();
+        assert!(matches!(c.host_keys, HostKeyPolicy::KeyServer(_)));
         assert_eq!(
-            err.to_string(),
-            "/h/.ssh/config line 11: ProxyJump bastion is not supported yet by this client; \
-             connect without it, or read no SSH config with --ssh-config none"
+            c.hops()[0].host_keys,
+            HostKeyPolicy::KnownHosts(PathBuf::from("/h/.ssh/known_hosts"))
         );
-        let none = HostConfig {
-            proxy_jump: Some(("none".into(), at(12))),
-            ..HostConfig::default()
-        };
-        assert!(c.apply(&none, &local()).is_ok());
+    }
+
+    #[test]
+    fn jump_hosts_that_lead_back_to_each_other_are_refused_not_followed() {
+        let err = resolved(
+            "Host a\n  ProxyJump b\nHost b\n  ProxyJump a\n",
+            &["--host", "a"],
+        )
+        .unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(
+            err.to_string().ends_with(
+                "ProxyJump b: more than 8 jump hosts on the way; do the jump hosts' own ProxyJump lines make a loop?"
+            ),
+            "{err}"
+        );
+        let err = resolved("Host a\n  ProxyJump b:0\n", &["--host", "a"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("line 2: ProxyJump b:0: 'b:0' has an invalid port"),
+            "{err}"
+        );
+        let none = resolved("Host a\n  ProxyJump none\n", &["--host", "a"]).unwrap();
+        assert!(matches!(none.proxy, Proxy::Direct));
     }
 }

@@ -12,7 +12,11 @@ use crate::error::Error;
 use crate::log::Level;
 
 mod from_ssh_config;
+mod jump;
+mod route;
 mod values;
+
+pub use route::{AddressFamily, Agent, Identities, Proxy, Tcp};
 
 use values::{check_key_server_url, expand_tilde};
 
@@ -123,6 +127,13 @@ pub struct Config {
     pub accept_new: Option<AcceptNew>,
     /// Which SSH config files to read.
     pub ssh_config: SshConfigFiles,
+    /// What carries the connection: TCP, a command, or a jump host.
+    pub proxy: Proxy,
+    /// The keys offered after `--client-key`, and the agent.
+    pub identities: Identities,
+    pub tcp: Tcp,
+    /// The SSH config's algorithm lists: keyword, list, where it was set.
+    pub algorithms: Vec<(&'static str, String, String)>,
     /// What the flags set, so that the SSH config fills only the rest.
     given: Given,
 }
@@ -209,6 +220,10 @@ impl std::fmt::Debug for Config {
             .field("host_key_alias", &self.host_key_alias)
             .field("accept_new", &self.accept_new)
             .field("ssh_config", &self.ssh_config)
+            .field("proxy", &self.proxy)
+            .field("identities", &self.identities)
+            .field("tcp", &self.tcp)
+            .field("algorithms", &self.algorithms)
             .finish()
     }
 }
@@ -454,6 +469,10 @@ impl Config {
                 by: "--accept-new".into(),
             }),
             ssh_config,
+            proxy: Proxy::Direct,
+            identities: Identities::default(),
+            tcp: Tcp::default(),
+            algorithms: Vec::new(),
             given,
         })
     }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use async_ssh2_lite::ssh2::ErrorCode;
 
-use crate::config::{Config, HostKeyPolicy};
+use crate::config::{Agent, Config, HostKeyPolicy};
 use crate::connect::libssh2::{Session, describe};
 use crate::error::Error;
 use crate::keys::{self, PublicKey};
@@ -22,12 +22,30 @@ const LIBSSH2_ERROR_AUTHENTICATION_FAILED: i32 = -18;
 const LIBSSH2_ERROR_KEYFILE_AUTH_FAILED: i32 = -48;
 const LIBSSH2_ERROR_METHOD_NOT_SUPPORTED: i32 = -33;
 
-/// The key material, checked before we connect.
-pub struct Credentials {
-    key_path: PathBuf,
+/// One key file to offer.
+#[derive(Clone)]
+struct KeyFile {
+    path: PathBuf,
     public: Option<PublicKey>,
     encrypted: bool,
+}
+
+impl KeyFile {
+    fn label(&self) -> String {
+        match &self.public {
+            Some(public) => format!("key {} ({})", self.path.display(), public.fingerprint()),
+            None => format!("key {}", self.path.display()),
+        }
+    }
+}
+
+/// The key material, checked before we connect: `--client-key` first,
+/// then the SSH config's IdentityFiles, then (unless IdentitiesOnly or
+/// `IdentityAgent none`) the agent's keys.
+pub struct Credentials {
+    keys: Vec<KeyFile>,
     passphrase: Option<String>,
+    agent: bool,
 }
 
 impl Credentials {
@@ -65,30 +83,74 @@ impl Credentials {
             }
             other => other?,
         };
-        if info.mode & 0o077 != 0 {
-            warn!(
-                "client key {} is accessible by other users (mode {:03o}); run: chmod 600 {}",
-                path.display(),
-                info.mode,
-                path.display()
-            );
-        }
+        warn_if_exposed(path, info.mode);
         if info.encrypted && config.passphrase.is_none() {
             return Err(Error::PassphraseMissing { path: path.clone() });
         }
-        Ok(Credentials {
-            key_path: path.clone(),
+        let client_key = KeyFile {
+            path: path.clone(),
             public: info.public,
             encrypted: info.encrypted,
+        };
+        Ok(Credentials::with(client_key, config))
+    }
+
+    /// The same client key, with `hop`'s own IdentityFiles and agent.
+    pub fn for_hop(&self, hop: &Config) -> Credentials {
+        Credentials::with(self.keys[0].clone(), hop)
+    }
+
+    /// `client_key`, then the IdentityFiles of `config` that can be offered.
+    fn with(client_key: KeyFile, config: &Config) -> Credentials {
+        let mut keys = vec![client_key];
+        for path in &config.identities.files {
+            if keys.iter().any(|k| &k.path == path) {
+                continue;
+            }
+            match keys::inspect(path) {
+                // As OpenSSH: an IdentityFile that is not there is skipped.
+                Err(Error::KeyFile { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                    debug!("IdentityFile {} does not exist", path.display())
+                }
+                Err(e) => warn!("IdentityFile {} is not used: {e}", path.display()),
+                Ok(info) if info.encrypted && config.passphrase.is_none() => warn!(
+                    "IdentityFile {} is encrypted and no passphrase is given ({}); it is not used",
+                    path.display(),
+                    crate::config::PASSPHRASE_ENV
+                ),
+                Ok(info) => {
+                    warn_if_exposed(path, info.mode);
+                    keys.push(KeyFile {
+                        path: path.clone(),
+                        public: info.public,
+                        encrypted: info.encrypted,
+                    });
+                }
+            }
+        }
+        let agent = !config.identities.only && config.identities.agent != Agent::Off;
+        Credentials {
+            keys,
             passphrase: config.passphrase.clone(),
-        })
+            agent,
+        }
+    }
+
+    /// The public half of the client key, when the file (or its `.pub`)
+    /// carries it.
+    pub fn public_key(&self) -> Option<&PublicKey> {
+        self.keys[0].public.as_ref()
     }
 }
 
-impl Credentials {
-    /// The public half of the key, when the file (or its `.pub`) carries it.
-    pub fn public_key(&self) -> Option<&PublicKey> {
-        self.public.as_ref()
+fn warn_if_exposed(path: &std::path::Path, mode: u32) {
+    if mode & 0o077 != 0 {
+        warn!(
+            "client key {} is accessible by other users (mode {:03o}); run: chmod 600 {}",
+            path.display(),
+            mode,
+            path.display()
+        );
     }
 }
 
@@ -117,53 +179,57 @@ pub async fn authenticate(
         tried.push(format!("nothing (the server accepts only: {methods})"));
         return Err(failure(creds, config, target, tried));
     }
-
-    let key_label = match &creds.public {
-        Some(public) => format!(
-            "key {} ({})",
-            creds.key_path.display(),
-            public.fingerprint()
-        ),
-        None => format!("key {}", creds.key_path.display()),
-    };
-    match session
-        .userauth_pubkey_file(user, None, &creds.key_path, creds.passphrase.as_deref())
-        .await
-    {
-        Ok(()) if session.authenticated() => {
-            debug!("authenticated with {key_label}");
-            return Ok(());
+    for (n, key) in creds.keys.iter().enumerate() {
+        let passphrase = creds.passphrase.as_deref().filter(|_| key.encrypted);
+        match session
+            .userauth_pubkey_file(user, None, &key.path, passphrase)
+            .await
+        {
+            Ok(()) if session.authenticated() => {
+                debug!("authenticated with {}", key.label());
+                return Ok(());
+            }
+            Ok(()) => tried.push(key.label()),
+            Err(e) => match ssh2_code(&e) {
+                Some(LIBSSH2_ERROR_AUTHENTICATION_FAILED | LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED) => {
+                    tried.push(key.label())
+                }
+                // The client key is the user's choice: a key that cannot be
+                // used ends the run. An IdentityFile that cannot is passed over.
+                Some(
+                    LIBSSH2_ERROR_FILE
+                    | LIBSSH2_ERROR_KEYFILE_AUTH_FAILED
+                    | LIBSSH2_ERROR_METHOD_NOT_SUPPORTED,
+                ) if n > 0 => {
+                    debug!("{}: {}", key.label(), describe(&e));
+                    tried.push(format!("{} (unusable: {})", key.label(), describe(&e)));
+                }
+                Some(LIBSSH2_ERROR_FILE | LIBSSH2_ERROR_KEYFILE_AUTH_FAILED) if key.encrypted => {
+                    return Err(Error::PassphraseWrong {
+                        path: key.path.clone(),
+                    });
+                }
+                Some(
+                    LIBSSH2_ERROR_FILE
+                    | LIBSSH2_ERROR_KEYFILE_AUTH_FAILED
+                    | LIBSSH2_ERROR_METHOD_NOT_SUPPORTED,
+                ) => {
+                    return Err(Error::KeyFormat {
+                        path: key.path.clone(),
+                        detail: describe(&e),
+                    });
+                }
+                _ => {
+                    return Err(Error::Ssh {
+                        context: "authenticating",
+                        detail: describe(&e),
+                    });
+                }
+            },
         }
-        Ok(()) => tried.push(key_label),
-        Err(e) => match ssh2_code(&e) {
-            Some(LIBSSH2_ERROR_AUTHENTICATION_FAILED | LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED) => {
-                tried.push(key_label)
-            }
-            Some(LIBSSH2_ERROR_FILE | LIBSSH2_ERROR_KEYFILE_AUTH_FAILED) if creds.encrypted => {
-                return Err(Error::PassphraseWrong {
-                    path: creds.key_path.clone(),
-                });
-            }
-            Some(
-                LIBSSH2_ERROR_FILE
-                | LIBSSH2_ERROR_KEYFILE_AUTH_FAILED
-                | LIBSSH2_ERROR_METHOD_NOT_SUPPORTED,
-            ) => {
-                return Err(Error::KeyFormat {
-                    path: creds.key_path.clone(),
-                    detail: describe(&e),
-                });
-            }
-            _ => {
-                return Err(Error::Ssh {
-                    context: "authenticating",
-                    detail: describe(&e),
-                });
-            }
-        },
     }
 
-    if std::env::var_os("SSH_AUTH_SOCK").is_some_and(|s| !s.is_empty()) {
+    if creds.agent && std::env::var_os("SSH_AUTH_SOCK").is_some_and(|s| !s.is_empty()) {
         match try_agent(session, user).await {
             Ok(AgentOutcome::Authenticated) => return Ok(()),
             Ok(AgentOutcome::Rejected(0)) => tried.push("the ssh-agent (it holds no keys)".into()),
@@ -204,7 +270,7 @@ fn failure(creds: &Credentials, config: &Config, target: &str, tried: Vec<String
         username: config.username.clone(),
         target: target.to_string(),
         tried,
-        public_key: creds.public.as_ref().map(PublicKey::to_openssh),
+        public_key: creds.public_key().map(PublicKey::to_openssh),
     }
 }
 

@@ -19,14 +19,14 @@ pub type Channel = AsyncChannel<SshSocket>;
 /// that a host known by its ECDSA key is not taken for changed because the
 /// server would rather show its ed25519 key (OpenSSH orders them the same
 /// way); then the rest, narrowed to what this libssh2 build supports (it
-/// refuses a preference naming one it lacks).
+/// refuses a preference naming one it lacks). Returns the order set.
 pub async fn prefer_host_key_algorithms(
     session: &Session,
     trust: &Trust,
     host: &str,
     port: u16,
     target: &str,
-) -> Result<(), Error> {
+) -> Result<Vec<String>, Error> {
     let supported = session
         .supported_algs(MethodType::HostKey)
         .await
@@ -46,14 +46,15 @@ pub async fn prefer_host_key_algorithms(
     }
     order.retain(|name| supported.contains(name));
     if order.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let prefs = order.join(",");
     debug!("host key algorithms offered: {prefs}");
     session
         .method_pref(MethodType::HostKey, &prefs)
         .await
-        .map_err(|e| handshake_error(target, e))
+        .map_err(|e| handshake_error(target, e))?;
+    Ok(order.into_iter().map(str::to_string).collect())
 }
 
 /// At DEBUG, what the handshake agreed on.

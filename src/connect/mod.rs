@@ -1,26 +1,35 @@
 //! Establishing a session: resolve → TCP connect (each address, with a
-//! timeout) → SSH handshake → host key check (`host_key/`) →
-//! authentication → channel with a shell or exec request. Everything after
-//! TCP connect shares one deadline.
+//! timeout), or a ProxyCommand, or a jump host's channel → SSH handshake →
+//! host key check (`host_key/`) → authentication → channel with a shell,
+//! exec or subsystem request. Each server on the way (jump hosts, then the
+//! MCP server) has its own deadline for all of that.
 
+mod algorithms;
 pub mod auth;
+mod jump;
 pub mod libssh2;
+mod proxy_command;
 pub mod socket;
+mod stream;
 mod tcp;
 
 use std::sync::Arc;
 
 use async_ssh2_lite::SessionConfiguration;
 use smol::future::FutureExt;
+use smol::{Async, LocalExecutor, Task};
 
 use crate::address;
-use crate::config::{Config, Remote};
+use crate::config::{Config, Proxy, Remote};
 use crate::error::Error;
 use crate::host_key::Trust;
-use crate::info;
+use crate::{debug, info};
 use auth::Credentials;
+use jump::JumpLink;
 use libssh2::{Channel, Session, handshake_error};
+use proxy_command::ProxyCommand;
 use socket::SshSocket;
+use stream::{LocalStream, Stream};
 
 /// How much the server may send on our channel before we have read it.
 /// libssh2 reads everything that arrives into its own queue at once, so
@@ -39,80 +48,262 @@ pub struct Connection {
     pub socket: SshSocket,
     /// `host:port` as the user named it, for messages.
     pub target: String,
+    /// What carries the connection when it is not plain TCP; it goes
+    /// when the connection goes.
+    pub carriers: Carriers,
 }
+
+/// The jump hosts' carriers and the ProxyCommand under a connection.
+#[derive(Default)]
+pub struct Carriers {
+    // Declared first, dropped first: the jump sessions close before the
+    // command under the first of them is hung up.
+    jumps: Vec<Task<()>>,
+    command: Option<ProxyCommand>,
+}
+
+/// One server on the way: a jump host, or the MCP server at the end.
+struct Leg<'a> {
+    config: &'a Config,
+    credentials: Credentials,
+    trust: Trust,
+    /// How messages name it: `host:port`, or `jump host host:port`.
+    label: String,
+}
+
+impl Leg<'_> {
+    /// `host:port`.
+    fn name(&self) -> &str {
+        self.label.trim_start_matches(JUMP_HOST)
+    }
+}
+
+/// How messages name a jump host, before its `host:port`.
+const JUMP_HOST: &str = "jump host ";
 
 /// Opens connections, the first and every reconnection alike, with the
 /// trust and credentials decided once at start: the key server is asked
 /// once per start, never per reconnect (it rate-limits).
 pub struct Dialer<'a> {
-    pub config: &'a Config,
-    pub credentials: Credentials,
-    pub trust: Trust,
+    /// The jump hosts, nearest first, then the MCP server.
+    legs: Vec<Leg<'a>>,
+    executor: &'a LocalExecutor<'static>,
 }
 
-impl Dialer<'_> {
-    /// Opens the session and its channel, or says exactly why not.
-    pub async fn connect(&self) -> Result<Connection, Error> {
-        let Dialer {
+impl<'a> Dialer<'a> {
+    /// Checks the keys (before touching the network: a key problem is the
+    /// user's to fix whatever the server says) and establishes the trust
+    /// in each server's host key.
+    pub async fn prepare(
+        config: &'a Config,
+        executor: &'a LocalExecutor<'static>,
+    ) -> Result<Dialer<'a>, Error> {
+        let credentials = Credentials::prepare(config)?;
+        let mut legs = Vec::new();
+        for hop in config.hops() {
+            let credentials = credentials.for_hop(hop);
+            let trust = Trust::establish(hop, None).await?;
+            let label = format!("{JUMP_HOST}{}", address::host_port(&hop.host, hop.port));
+            legs.push(Leg {
+                config: hop,
+                credentials,
+                trust,
+                label,
+            });
+        }
+        let trust = Trust::establish(config, credentials.public_key()).await?;
+        legs.push(Leg {
             config,
             credentials,
             trust,
-        } = self;
-        let target = address::host_port(&config.host, config.port);
-        let stream = tcp::connect(
-            &config.host,
-            config.port,
-            config.connect_timeout,
-            config.liveness().dead_after(),
-            &target,
-        )
-        .await?;
-        let socket = SshSocket(Arc::new(stream));
-        let setup = async {
-            let mut session = Session::new(socket.clone(), SessionConfiguration::new())
-                .map_err(|e| handshake_error(&target, e))?;
-            libssh2::prefer_host_key_algorithms(
-                &session,
-                trust,
-                config.host_key_name(),
-                config.port,
-                &target,
-            )
-            .await?;
-            // The ciphers stay in libssh2's order, chacha20-poly1305 first:
-            // libssh2 hands AES-GCM to OpenSSL one 16-byte block per call,
-            // which undoes AES-NI: it cost more client CPU than libssh2's
-            // portable ChaCha20 (figures in `benches/README.md`).
-            session
-                .handshake()
-                .await
-                .map_err(|e| handshake_error(&target, e))?;
-            libssh2::log_algorithms(&session);
-            let (blob, _) = session.host_key().ok_or_else(|| Error::Handshake {
-                target: target.clone(),
-                detail: "the server presented no host key".into(),
+            label: address::host_port(&config.host, config.port),
+        });
+        Ok(Dialer { legs, executor })
+    }
+
+    /// Opens the session and its channel, or says exactly why not.
+    pub async fn connect(&self) -> Result<Connection, Error> {
+        let mut carriers = Carriers::default();
+        let mut through: Option<LocalStream> = None;
+        let (target, hops) = self
+            .legs
+            .split_last()
+            .ok_or_else(|| Error::Usage("no server".into()))?;
+        for (n, hop) in hops.iter().enumerate() {
+            let next = &self.legs[n + 1];
+            let (session, channel, socket) = self
+                .open(hop, Some(next), through.take(), &mut carriers)
+                .await?;
+            debug!("connected to {} as '{}'", hop.label, hop.config.username);
+            let (ours, theirs) = stream::pair().map_err(|source| Error::Connect {
+                target: hop.label.clone(),
+                source,
             })?;
-            trust.verify(blob, config.host_key_name(), config.port, &target)?;
-            auth::authenticate(&session, credentials, config, &target).await?;
-            let channel = open_channel(&session, &config.remote).await?;
-            Ok::<_, Error>((session, channel))
-        };
-        let timeout = async {
-            smol::Timer::after(config.connect_timeout).await;
-            Err(Error::ConnectTimeout {
-                target: target.clone(),
-                secs: config.connect_timeout.as_secs(),
-            })
-        };
-        let (session, channel) = setup.or(timeout).await?;
-        info!("connected to {target} as '{}'", config.username);
+            let link = JumpLink {
+                session,
+                channel,
+                socket,
+                name: hop.name().to_string(),
+                keepalive: hop.config.keepalive_interval,
+            };
+            carriers
+                .jumps
+                .push(self.executor.spawn(jump::carry(link, theirs)));
+            through = Some(ours);
+        }
+        let (session, channel, socket) = self.open(target, None, through, &mut carriers).await?;
+        let user = &target.config.username;
+        let via: Vec<&str> = hops.iter().map(Leg::name).collect();
+        match via.as_slice() {
+            [] => info!("connected to {} as '{user}'", target.label),
+            via => info!(
+                "connected to {} as '{user}' via {}",
+                target.label,
+                via.join(", ")
+            ),
+        }
         Ok(Connection {
             session,
             channel,
             socket,
-            target,
+            target: target.label.clone(),
+            carriers,
         })
     }
+
+    /// One server's session and channel: to `next` through it, or the MCP
+    /// server's own; over `through` (a jump host's channel) or a
+    /// connection of its own.
+    async fn open(
+        &self,
+        leg: &Leg<'_>,
+        next: Option<&Leg<'_>>,
+        through: Option<LocalStream>,
+        carriers: &mut Carriers,
+    ) -> Result<(Session, Channel, SshSocket), Error> {
+        let config = leg.config;
+        let opened = async {
+            let socket = match through {
+                Some(local) => local_socket(local, &leg.label)?,
+                None => self.first_socket(leg, carriers).await?,
+            };
+            let configuration = match next {
+                Some(_) => jump::keepalive_configuration(config.keepalive_interval),
+                None => SessionConfiguration::new(),
+            };
+            let session = self.session(leg, socket.clone(), configuration).await;
+            let session = match (session, carriers.command.as_mut()) {
+                (Err(e @ Error::Handshake { .. }), Some(command)) => {
+                    return Err(command.explain(e).await);
+                }
+                (session, _) => session?,
+            };
+            let channel = match next {
+                Some(next) => session
+                    .channel_direct_tcpip(&next.config.host, next.config.port, None)
+                    .await
+                    .map_err(|e| Error::Channel {
+                        what: format!("forwarding through {} to {}", leg.label, next.label),
+                        detail: libssh2::describe(&e),
+                    })?,
+                None => open_channel(&session, &config.remote).await?,
+            };
+            Ok::<_, Error>((session, channel, socket))
+        };
+        let timeout = async {
+            smol::Timer::after(config.connect_timeout).await;
+            Err(Error::ConnectTimeout {
+                target: leg.label.clone(),
+                secs: config.connect_timeout.as_secs(),
+            })
+        };
+        opened.or(timeout).await
+    }
+
+    /// The connection to the nearest server: TCP, or its ProxyCommand.
+    async fn first_socket(
+        &self,
+        leg: &Leg<'_>,
+        carriers: &mut Carriers,
+    ) -> Result<SshSocket, Error> {
+        let config = leg.config;
+        match &config.proxy {
+            Proxy::Command { command, .. } => {
+                let (command, local) = ProxyCommand::spawn(command, self.executor)?;
+                carriers.command = Some(command);
+                local_socket(local, &leg.label)
+            }
+            // A jump host is never first: its own route comes before it.
+            Proxy::Direct | Proxy::Jump(_) => {
+                let stream = tcp::connect(
+                    &config.host,
+                    config.port,
+                    config.connect_timeout,
+                    config.tcp,
+                    config.liveness().dead_after(),
+                    &leg.label,
+                )
+                .await?;
+                let stream = Async::new(Stream::Tcp(stream)).map_err(|source| Error::Connect {
+                    target: leg.label.clone(),
+                    source,
+                })?;
+                Ok(SshSocket(Arc::new(stream)))
+            }
+        }
+    }
+
+    /// Handshake, host key check and authentication with one server.
+    async fn session(
+        &self,
+        leg: &Leg<'_>,
+        socket: SshSocket,
+        configuration: SessionConfiguration,
+    ) -> Result<Session, Error> {
+        let Leg {
+            config,
+            credentials,
+            trust,
+            label,
+        } = leg;
+        let mut session =
+            Session::new(socket, configuration).map_err(|e| handshake_error(label, e))?;
+        let host_keys = libssh2::prefer_host_key_algorithms(
+            &session,
+            trust,
+            config.host_key_name(),
+            config.port,
+            label,
+        )
+        .await?;
+        algorithms::apply(&session, config, &host_keys).await?;
+        // The ciphers stay in libssh2's order, chacha20-poly1305 first:
+        // libssh2 hands AES-GCM to OpenSSL one 16-byte block per call,
+        // which undoes AES-NI: it cost more client CPU than libssh2's
+        // portable ChaCha20 (figures in `benches/README.md`).
+        session
+            .handshake()
+            .await
+            .map_err(|e| handshake_error(label, e))?;
+        libssh2::log_algorithms(&session);
+        let (blob, _) = session.host_key().ok_or_else(|| Error::Handshake {
+            target: label.clone(),
+            detail: "the server presented no host key".into(),
+        })?;
+        trust.verify(blob, config.host_key_name(), config.port, label)?;
+        auth::authenticate(&session, credentials, config, label).await?;
+        Ok(session)
+    }
+}
+
+/// Our end of a socket pair, as the socket of a session.
+fn local_socket(local: LocalStream, label: &str) -> Result<SshSocket, Error> {
+    Async::new(Stream::Local(local))
+        .map(|stream| SshSocket(Arc::new(stream)))
+        .map_err(|source| Error::Connect {
+            target: label.to_string(),
+            source,
+        })
 }
 
 /// Opens a session channel and asks for a shell or runs the command. Never a

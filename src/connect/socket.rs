@@ -17,15 +17,14 @@
 //!   no direction (a lost wakeup).
 
 use std::io;
-use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use async_ssh2_lite::ssh2::{BlockDirections, Error as Ssh2Error, Session};
 use async_ssh2_lite::{
-    AsyncSessionStream, Error as AsyncSsh2Error, util::ssh2_error_is_would_block,
+    AsyncSessionStream, AsyncStream, Error as AsyncSsh2Error, util::ssh2_error_is_would_block,
 };
 use smol::Async;
 use smol::future::FutureExt;
@@ -34,10 +33,12 @@ use smol::future::FutureExt;
 /// direction: long enough not to spin, short enough not to be noticed.
 pub const DIRECTIONLESS_RETRY: Duration = Duration::from_millis(5);
 
-/// The TCP connection under the SSH session, shared between libssh2's calls
-/// and the relay's readiness waits.
+use crate::connect::stream::Stream;
+
+/// The connection under the SSH session, shared between libssh2's calls
+/// and the readiness waits of the relay (or a jump host's carrier).
 #[derive(Clone)]
-pub struct SshSocket(pub Arc<Async<TcpStream>>);
+pub struct SshSocket(pub Arc<Async<Stream>>);
 
 impl SshSocket {
     /// Waits until the socket may let libssh2 make progress in `directions`.
@@ -87,5 +88,17 @@ impl AsyncSessionStream for SshSocket {
         _sleep_dur: Option<Duration>,
     ) -> Poll<Result<R, io::Error>> {
         Poll::Ready(op())
+    }
+}
+
+/// Tries a polled channel call once: `WouldBlock` where it cannot go on.
+pub fn attempt<T>(
+    stream: &mut AsyncStream<SshSocket>,
+    op: impl FnOnce(&mut AsyncStream<SshSocket>, &mut Context<'_>) -> Poll<io::Result<T>>,
+) -> io::Result<T> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match op(stream, &mut cx) {
+        Poll::Ready(result) => result,
+        Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
     }
 }

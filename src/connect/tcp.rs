@@ -8,17 +8,20 @@ use std::time::Duration;
 use smol::Async;
 use smol::future::FutureExt;
 
+use crate::config::{AddressFamily, Tcp};
 use crate::debug;
 use crate::error::Error;
 
-/// Resolves the host and tries each address in turn, as OpenSSH does.
+/// Resolves the host and tries each address of the family asked for in
+/// turn, as OpenSSH does.
 pub async fn connect(
     host: &str,
     port: u16,
     timeout: Duration,
+    tcp: Tcp,
     dead_after: Option<Duration>,
     target: &str,
-) -> Result<Async<TcpStream>, Error> {
+) -> Result<TcpStream, Error> {
     let addrs: Vec<SocketAddr> =
         smol::net::resolve((host, port))
             .await
@@ -26,10 +29,23 @@ pub async fn connect(
                 host: host.to_string(),
                 source,
             })?;
+    let addrs: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|addr| match tcp.family {
+            AddressFamily::Any => true,
+            AddressFamily::Inet => addr.is_ipv4(),
+            AddressFamily::Inet6 => addr.is_ipv6(),
+        })
+        .collect();
     if addrs.is_empty() {
+        let detail = match tcp.family {
+            AddressFamily::Any => "no addresses",
+            AddressFamily::Inet => "no IPv4 address (AddressFamily inet)",
+            AddressFamily::Inet6 => "no IPv6 address (AddressFamily inet6)",
+        };
         return Err(Error::Resolve {
             host: host.to_string(),
-            source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
+            source: io::Error::new(io::ErrorKind::NotFound, detail),
         });
     }
     let mut last_error = None;
@@ -43,10 +59,13 @@ pub async fn connect(
             Ok(stream) => {
                 // Interactive request/response traffic: do not hold back small writes.
                 let _ = stream.get_ref().set_nodelay(true);
-                if let Some(limit) = dead_after {
+                if let (true, Some(limit)) = (tcp.keepalive, dead_after) {
                     tcp_liveness(stream.get_ref(), limit);
                 }
-                return Ok(stream);
+                return stream.into_inner().map_err(|source| Error::Connect {
+                    target: target.to_string(),
+                    source,
+                });
             }
             Err(e) => {
                 debug!("{addr}: {e}");

@@ -10,7 +10,6 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use async_ssh2_lite::AsyncStream;
@@ -19,9 +18,9 @@ use smol::future::{self, FutureExt};
 use smol::io::{AsyncRead, AsyncWrite};
 
 use crate::config::Liveness;
-use crate::connect::Connection;
 use crate::connect::libssh2::{Channel, Session, describe};
-use crate::connect::socket::SshSocket;
+use crate::connect::socket::{SshSocket, attempt};
+use crate::connect::{Carriers, Connection};
 use crate::debug;
 use crate::mcp::McpSession;
 use crate::relay::liveness::Watchdog;
@@ -91,6 +90,8 @@ pub struct Link {
     /// readable since libssh2 last drained it.
     maybe_readable: bool,
     pub eof_sent: bool,
+    /// What carries the connection; last, so that it outlives the session.
+    _carriers: Carriers,
 }
 
 impl Link {
@@ -100,6 +101,7 @@ impl Link {
             channel,
             socket,
             target,
+            carriers,
         } = connection;
         Link {
             out: channel.stream(0),
@@ -117,6 +119,7 @@ impl Link {
             watchdog: Watchdog::new(liveness, now),
             maybe_readable: true,
             eof_sent: false,
+            _carriers: carriers,
         }
     }
 
@@ -356,19 +359,6 @@ impl Link {
             }
             _ => "the remote MCP server ended the session".into(),
         }
-    }
-}
-
-/// Calls a polled libssh2 operation once. Our stream type never returns
-/// `Pending` (see `socket.rs`), so no waker is ever needed.
-fn attempt<T>(
-    stream: &mut AsyncStream<SshSocket>,
-    op: impl FnOnce(&mut AsyncStream<SshSocket>, &mut Context<'_>) -> Poll<io::Result<T>>,
-) -> io::Result<T> {
-    let mut cx = Context::from_waker(Waker::noop());
-    match op(stream, &mut cx) {
-        Poll::Ready(result) => result,
-        Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
     }
 }
 

@@ -27,6 +27,8 @@ const COMPARED: &[&str] = &[
     "proxycommand",
     "hostkeyalias",
     "hashknownhosts",
+    "addressfamily",
+    "tcpkeepalive",
 ];
 
 /// What `ssh -G` prints for the compared options.
@@ -152,6 +154,14 @@ fn ours(file: &Path, host: &str, local: &Local) -> BTreeMap<String, Vec<String>>
     }
     let hash = config.hash_known_hosts.as_ref().is_some_and(|(h, _)| *h);
     put("hashknownhosts", if hash { "yes" } else { "no" }.into());
+    let family = match config.address_family.as_ref().map(|(f, _)| *f) {
+        None | Some(AddressFamily::Any) => "any",
+        Some(AddressFamily::Inet) => "inet",
+        Some(AddressFamily::Inet6) => "inet6",
+    };
+    put("addressfamily", family.into());
+    let keep_alive = config.tcp_keep_alive.as_ref().is_none_or(|(k, _)| *k);
+    put("tcpkeepalive", if keep_alive { "yes" } else { "no" }.into());
     options
 }
 
@@ -159,6 +169,14 @@ fn ours(file: &Path, host: &str, local: &Local) -> BTreeMap<String, Vec<String>>
 /// and the hosts to resolve with it.
 const CASES: &[(&str, &[&str])] = &[
     ("Host alias\n  HostName 127.0.0.1\n", &["alias", "other"]),
+    (
+        "Host a\n  AddressFamily inet6\n  TCPKeepAlive no\nHost *\n  AddressFamily inet\n",
+        &["a", "b"],
+    ),
+    (
+        "Host j\n  ProxyJump ssh://u@b1:2200,[::1]:22\n  ProxyCommand nc %h %p\n",
+        &["j"],
+    ),
     ("Host a b c\n  Port 2201\n", &["a", "b", "c", "d"]),
     (
         "Host *.example.com\n  User web\nHost *\n  User fallback\n",

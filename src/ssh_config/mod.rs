@@ -53,6 +53,20 @@ pub struct HostConfig {
     pub proxy_command: Option<(String, String)>,
     pub host_key_alias: Option<(String, String)>,
     pub hash_known_hosts: Option<(bool, String)>,
+    pub address_family: Option<(AddressFamily, String)>,
+    pub tcp_keep_alive: Option<(bool, String)>,
+    /// `Ciphers`, `KexAlgorithms`, `HostKeyAlgorithms`, `MACs`: each list
+    /// as written (`+`, `-`, `^` forms included), under its keyword.
+    pub algorithms: Vec<(&'static str, String, String)>,
+}
+
+/// Which addresses of a host name are tried (`AddressFamily`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AddressFamily {
+    #[default]
+    Any,
+    Inet,
+    Inet6,
 }
 
 /// Who and where we are, for `Match localuser`, the tokens and `~`.

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::lines::{self, Line};
-use super::{HostConfig, Local, MAX_FILE, Source, StrictHostKeyChecking};
+use super::{AddressFamily, HostConfig, Local, MAX_FILE, Source, StrictHostKeyChecking};
 use crate::error::Error;
 use crate::local_file;
 use crate::pattern;
@@ -278,6 +278,28 @@ impl Pass<'_> {
             }
             "hostkeyalias" => set_once(&mut c.host_key_alias, first()?, origin),
             "hashknownhosts" => set_once(&mut c.hash_known_hosts, yes_no(&first()?)?, origin),
+            "addressfamily" => {
+                let value = first()?;
+                let family = match value.to_ascii_lowercase().as_str() {
+                    "any" => AddressFamily::Any,
+                    "inet" => AddressFamily::Inet,
+                    "inet6" => AddressFamily::Inet6,
+                    _ => return Err(format!("AddressFamily '{value}' is not any, inet or inet6")),
+                };
+                set_once(&mut c.address_family, family, origin);
+            }
+            "ciphers" | "kexalgorithms" | "hostkeyalgorithms" | "macs" => {
+                let keyword = match line.keyword.as_str() {
+                    "ciphers" => "Ciphers",
+                    "kexalgorithms" => "KexAlgorithms",
+                    "hostkeyalgorithms" => "HostKeyAlgorithms",
+                    _ => "MACs",
+                };
+                if !c.algorithms.iter().any(|(k, _, _)| *k == keyword) {
+                    c.algorithms.push((keyword, first()?, origin));
+                }
+            }
+            "tcpkeepalive" => set_once(&mut c.tcp_keep_alive, yes_no(&first()?)?, origin),
             other => debug!("SSH config: {origin}: '{other}' is not used here"),
         }
         Ok(())

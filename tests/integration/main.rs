@@ -9,6 +9,7 @@ mod hardening;
 mod host_keys;
 mod key_server;
 mod peer;
+mod proxies;
 mod reconnect;
 mod relay;
 mod soak;

@@ -279,3 +279,36 @@ fn accept_new_from_the_config_adds_the_host_hashed_where_ssh_keygen_finds_it() {
         "ssh-keygen -F did not find the host"
     );
 }
+
+#[test]
+fn algorithm_lists_in_openssh_forms_choose_what_is_negotiated() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    write_config(
+        &home,
+        "Host *\n  Ciphers aes256-ctr,no-such-cipher\n  MACs ^hmac-sha2-512\n  KexAlgorithms -curve25519*\n",
+    );
+    let mut cmd = home.client(&sshd);
+    cmd.args(["--log-level", "DEBUG"]);
+    let output = run(cmd, session_input().as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let negotiated = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{PREFIX}debug: negotiated kex ")))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(negotiated.ends_with(", cipher aes256-ctr"), "{negotiated}");
+    assert!(!negotiated.starts_with("curve25519"), "{negotiated}");
+    assert_session_works(output);
+
+    let config = write_config(&home, "Host *\n  Ciphers no-such-cipher\n");
+    let output = run(home.client(&sshd), session_input().as_bytes());
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        last_line(&stderr).starts_with(&format!(
+            "{PREFIX}{} line 2: Ciphers no-such-cipher: leaves nothing this client supports (it supports "
+        , config.display())),
+        "{stderr}"
+    );
+    assert_first_request_refused(&output);
+}
