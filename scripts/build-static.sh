@@ -182,6 +182,19 @@ build_openssl() {
     grep -q '^if (0) {' "$dir/src/crypto/modes/asm/aes-gcm-avx512.pl" ||
       die "OpenSSL's aes-gcm-avx512.pl changed; revisit the AVX-512 patch"
   fi
+  # OpenSSL's assembler P-256 (ecp_nistz256) carries a precomputed table of
+  # about 150 KB on x86_64, aarch64 and ARMv7, 5 % of the binary, to speed up
+  # P-256 a server would use hundreds of times a second. We use P-256 at
+  # most once per connection (an ECDSA host key, an ecdh-sha2-nistp256 key
+  # exchange, the key server's TLS), where OpenSSL's portable Montgomery
+  # code (constant-time as well) is lost in the connection's own time
+  # (benches/README.md, "P-256 without its table").
+  sed -i -E \
+    -e 's/^(  \$ECASM_(x86_64|armv4|aarch64)=)ecp_nistz256\.c ecp_nistz256-[a-z0-9_]+\.[sS]$/\1/' \
+    -e 's/^(  \$ECDEF_(x86_64|armv4|aarch64)=)ECP_NISTZ256_ASM$/\1/' \
+    "$dir/src/crypto/ec/build.info"
+  ! grep -qE 'ECASM_(x86_64|armv4|aarch64)=ecp_nistz256' "$dir/src/crypto/ec/build.info" ||
+    die "OpenSSL's crypto/ec/build.info changed; revisit the P-256 patch"
   # One word per tool: OpenSSL's Makefile splits CC on spaces but its
   # Configure probes call it as one command.
   local zig="$TOOLS/bin/python3 -m ziglang"
@@ -213,7 +226,9 @@ build_target() {
   local up=${triple//-/_}
   up=${up^^}
   local low=${triple//-/_}
-  local rustflags="-C force-unwind-tables=no -C link-self-contained=no"
+  # -Zlocation-detail=none: no file, line and column strings for panics
+  # (which abort, and which no input may reach): smaller on every target.
+  local rustflags="-C force-unwind-tables=no -C link-self-contained=no -Zlocation-detail=none"
   if [[ $zig_target == thumb-* ]]; then
     # Thumb-2: the same ARMv7 instructions in mostly 16-bit encodings (what
     # Rust's thumbv7neon target does, without requiring NEON).

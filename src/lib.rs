@@ -32,6 +32,8 @@
 mod address;
 /// The command line, flag for flag the Python program's.
 pub mod cli;
+/// Futures beside the session on the same loop: jump carriers, a ProxyCommand's stderr.
+mod companions;
 /// The validated configuration, and when a connection is taken for dead.
 pub mod config;
 /// Establishing a session: TCP, ProxyCommand or jump hosts, handshake,
@@ -63,21 +65,18 @@ pub use error::Error;
 use config::Config;
 use connect::Dialer;
 use relay::{StopRequests, startup_failure, stdio};
-use smol::LocalExecutor;
+use std::rc::Rc;
+
+use companions::Companions;
 use smol::future::FutureExt;
 
 /// Connects and relays until the session ends.
 pub async fn run(config: &Config) -> Result<relay::Ending, Error> {
-    // Where what carries a connection through a jump host runs: on this
-    // thread, polled by the same loop as everything else.
-    let executor = LocalExecutor::new();
-    executor.run(session(config, &executor)).await
+    let companions = Rc::new(Companions::default());
+    companions.run(session(config, &companions)).await
 }
 
-async fn session(
-    config: &Config,
-    executor: &LocalExecutor<'static>,
-) -> Result<relay::Ending, Error> {
+async fn session(config: &Config, companions: &Rc<Companions>) -> Result<relay::Ending, Error> {
     let mut input = stdio::stdin().map_err(|source| Error::Stdio {
         context: "cannot open stdin",
         source,
@@ -88,7 +87,7 @@ async fn session(
     })?;
     let mut signals = StopRequests::install()?;
     let opened = async {
-        let dialer = Dialer::prepare(config, executor).await?;
+        let dialer = Dialer::prepare(config, companions).await?;
         let first = dialer.connect().await?;
         Ok::<_, Error>(Some((dialer, first)))
     }

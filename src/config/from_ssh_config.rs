@@ -98,7 +98,7 @@ impl Config {
             self.keepalive_count_max = count as u32;
         }
         if let Some((family, origin)) = &config.address_family {
-            debug!("AddressFamily {family:?} ({origin})");
+            debug!("AddressFamily {} ({origin})", family.keyword());
             self.tcp.family = *family;
         }
         if let Some((keepalive, origin)) = &config.tcp_keep_alive {

@@ -13,13 +13,15 @@ pub mod socket;
 mod stream;
 mod tcp;
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use async_ssh2_lite::SessionConfiguration;
+use smol::Async;
 use smol::future::FutureExt;
-use smol::{Async, LocalExecutor, Task};
 
 use crate::address;
+use crate::companions::{Companion, Companions};
 use crate::config::{Config, Proxy, Remote};
 use crate::error::Error;
 use crate::host_key::Trust;
@@ -58,7 +60,7 @@ pub struct Connection {
 pub struct Carriers {
     // Declared first, dropped first: the jump sessions close before the
     // command under the first of them is hung up.
-    jumps: Vec<Task<()>>,
+    jumps: Vec<Companion>,
     command: Option<ProxyCommand>,
 }
 
@@ -87,7 +89,7 @@ const JUMP_HOST: &str = "jump host ";
 pub struct Dialer<'a> {
     /// The jump hosts, nearest first, then the MCP server.
     legs: Vec<Leg<'a>>,
-    executor: &'a LocalExecutor<'static>,
+    companions: &'a Rc<Companions>,
 }
 
 impl<'a> Dialer<'a> {
@@ -96,7 +98,7 @@ impl<'a> Dialer<'a> {
     /// in each server's host key.
     pub async fn prepare(
         config: &'a Config,
-        executor: &'a LocalExecutor<'static>,
+        companions: &'a Rc<Companions>,
     ) -> Result<Dialer<'a>, Error> {
         let credentials = Credentials::prepare(config)?;
         let mut legs = Vec::new();
@@ -118,7 +120,7 @@ impl<'a> Dialer<'a> {
             trust,
             label: address::host_port(&config.host, config.port),
         });
-        Ok(Dialer { legs, executor })
+        Ok(Dialer { legs, companions })
     }
 
     /// Opens the session and its channel, or says exactly why not.
@@ -148,7 +150,7 @@ impl<'a> Dialer<'a> {
             };
             carriers
                 .jumps
-                .push(self.executor.spawn(jump::carry(link, theirs)));
+                .push(self.companions.spawn(jump::carry(link, theirs)));
             through = Some(ours);
         }
         let (session, channel, socket) = self.open(target, None, through, &mut carriers).await?;
@@ -229,7 +231,7 @@ impl<'a> Dialer<'a> {
         let config = leg.config;
         match &config.proxy {
             Proxy::Command { command, .. } => {
-                let (command, local) = ProxyCommand::spawn(command, self.executor)?;
+                let (command, local) = ProxyCommand::spawn(command, self.companions)?;
                 carriers.command = Some(command);
                 local_socket(local, &leg.label)
             }

@@ -12,13 +12,14 @@
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process_group};
-use smol::future::FutureExt;
+use smol::Async;
 use smol::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-use smol::{Async, LocalExecutor, Task};
 
+use crate::companions::{Companion, Companions};
 use crate::connect::stream::{self, LocalStream};
 use crate::error::Error;
 use crate::{debug, info};
@@ -30,6 +31,8 @@ const HANGUP_GRACE: Duration = Duration::from_millis(200);
 /// How long a failed connection waits for the command to exit, so that
 /// its exit status and last words can be shown.
 const EXIT_WAIT: Duration = Duration::from_secs(1);
+/// How often an ending command is looked at.
+const POLL_EXIT: Duration = Duration::from_millis(10);
 /// Characters that only a shell makes sense of.
 const SHELL_SYNTAX: &[char] = &[
     '|', '&', ';', '<', '>', '(', ')', '$', '`', '\\', '"', '\'', '*', '?', '[', ']', '#', '~',
@@ -40,14 +43,14 @@ const SHELL_SYNTAX: &[char] = &[
 pub struct ProxyCommand {
     child: Child,
     pub command: String,
-    stderr: Option<Task<()>>,
+    stderr: Option<Companion>,
 }
 
 impl ProxyCommand {
     /// Starts `command`; returns it and the end of the connection libssh2 uses.
     pub fn spawn(
         command: &str,
-        executor: &LocalExecutor<'static>,
+        companions: &Rc<Companions>,
     ) -> Result<(ProxyCommand, LocalStream), Error> {
         let cannot = |source: std::io::Error| Error::ProxyCommand {
             command: command.to_string(),
@@ -69,7 +72,7 @@ impl ProxyCommand {
         let stderr = child
             .stderr
             .take()
-            .map(|stderr| executor.spawn(forward_stderr(stderr)));
+            .map(|stderr| companions.spawn(forward_stderr(stderr)));
         Ok((
             ProxyCommand {
                 child,
@@ -86,13 +89,12 @@ impl ProxyCommand {
         let Some(status) = self.exit_within(EXIT_WAIT).await else {
             return error;
         };
-        if let Some(stderr) = self.stderr.take() {
+        if let Some(stderr) = &self.stderr {
             // Its last words are in the pipe: the forwarder ends at EOF.
-            stderr
-                .or(async {
-                    smol::Timer::after(EXIT_WAIT).await;
-                })
-                .await;
+            let deadline = crate::deadline::after(Instant::now(), EXIT_WAIT);
+            while !stderr.finished() && Instant::now() < deadline {
+                smol::Timer::after(POLL_EXIT).await;
+            }
         }
         Error::ProxyCommand {
             command: self.command.clone(),
@@ -112,7 +114,7 @@ impl ProxyCommand {
             if Instant::now() >= deadline {
                 return None;
             }
-            smol::Timer::after(Duration::from_millis(10)).await;
+            smol::Timer::after(POLL_EXIT).await;
         }
     }
 }

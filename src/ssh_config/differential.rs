@@ -154,12 +154,11 @@ fn ours(file: &Path, host: &str, local: &Local) -> BTreeMap<String, Vec<String>>
     }
     let hash = config.hash_known_hosts.as_ref().is_some_and(|(h, _)| *h);
     put("hashknownhosts", if hash { "yes" } else { "no" }.into());
-    let family = match config.address_family.as_ref().map(|(f, _)| *f) {
-        None | Some(AddressFamily::Any) => "any",
-        Some(AddressFamily::Inet) => "inet",
-        Some(AddressFamily::Inet6) => "inet6",
-    };
-    put("addressfamily", family.into());
+    let family = config
+        .address_family
+        .as_ref()
+        .map_or(AddressFamily::Any, |(f, _)| *f);
+    put("addressfamily", family.keyword().into());
     let keep_alive = config.tcp_keep_alive.as_ref().is_none_or(|(k, _)| *k);
     put("tcpkeepalive", if keep_alive { "yes" } else { "no" }.into());
     options

@@ -69,6 +69,17 @@ pub enum AddressFamily {
     Inet6,
 }
 
+impl AddressFamily {
+    /// As the config writes it.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            AddressFamily::Any => "any",
+            AddressFamily::Inet => "inet",
+            AddressFamily::Inet6 => "inet6",
+        }
+    }
+}
+
 /// Who and where we are, for `Match localuser`, the tokens and `~`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Local {

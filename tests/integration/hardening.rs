@@ -360,3 +360,39 @@ fn a_host_that_closes_its_input_and_never_reads_our_output_cannot_keep_us() {
         closed.elapsed()
     );
 }
+
+#[test]
+fn a_last_request_without_its_newline_is_still_sent_and_answered() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let input = session_input();
+    let input = input.trim_end_matches('\n');
+    assert_matches_direct(run(home.client(&sshd), input.as_bytes()), input);
+}
+
+#[test]
+fn a_request_the_remote_answers_with_a_null_id_is_not_waited_for_at_the_end() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let mut input = initialize(1).into_bytes();
+    input.extend_from_slice(
+        b"\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"x\",\"params\":\"\xff\"}\n",
+    );
+    input.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}\n");
+    let output = run(home.client(&sshd), &input);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    // What the server says directly, and nothing more: the host closed its
+    // input, so it is owed no error of ours.
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!(
+            "{}\n{}\n{}\n",
+            initialize_answer(1),
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"result":{}}"#
+        )
+    );
+    // The parse error answered id 2: the end did not wait out its grace for it.
+    assert!(!stderr.contains("still unanswered"), "{stderr}");
+}

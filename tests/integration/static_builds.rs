@@ -63,8 +63,9 @@ const ARMV6: StaticBuild = StaticBuild {
     machine: EM_ARM,
     // Not the issue's 2.2 MB: ARMv6 has no Thumb-2, so it cannot shrink as
     // armv7 did (README, "Building small"). This ceiling, 2 % over what it
-    // measures, keeps it from growing unnoticed.
-    budget: 2_500_000,
+    // measures (with ProxyJump and ProxyCommand), keeps it from growing
+    // unnoticed.
+    budget: 2_585_000,
     // Raspberry Pi Zero and 1.
     launcher: &["qemu-arm-static", "-cpu", "arm1176"],
 };
@@ -104,6 +105,55 @@ impl StaticBuild {
             self.budget
         );
         self.assert_session_works(&path);
+        self.assert_p256_session_through_a_jump_host(&path);
+    }
+
+    /// A session through a jump host (its socket pair and carrier), with an
+    /// ECDSA P-256 client key and a P-256 key exchange: the build's P-256
+    /// is OpenSSL's portable code (scripts/build-static.sh), checked here on
+    /// each CPU.
+    fn assert_p256_session_through_a_jump_host(&self, binary: &std::path::Path) {
+        let sshd = Sshd::start();
+        let jump = Sshd::start_with(SshdOptions {
+            force_command: None,
+            extra: vec!["AllowTcpForwarding yes".into()],
+            ..Default::default()
+        });
+        let home = Home::empty();
+        let public = keygen(&home.key, "ecdsa", "");
+        sshd.authorize(&public);
+        jump.authorize(&public);
+        fs::write(
+            &home.known_hosts,
+            format!("{}\n{}\n", sshd.known_hosts_line(), jump.known_hosts_line()),
+        )
+        .unwrap();
+        let config = home.dir.path().join("ssh_config");
+        fs::write(
+            &config,
+            format!(
+                "Host target\n  HostName 127.0.0.1\n  KexAlgorithms ecdh-sha2-nistp256\n  \
+                 ProxyJump {}@127.0.0.1:{}\n",
+                jump.user, jump.port
+            ),
+        )
+        .unwrap();
+        let mut cmd = home.client_through(&sshd, self.launcher, binary);
+        cmd.args(["--host", "target", "--log-level", "DEBUG", "--ssh-config"])
+            .arg(&config);
+        let output = run(cmd, session_input().as_bytes());
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            stderr.contains(&format!(
+                "{PREFIX}debug: negotiated kex ecdh-sha2-nistp256, host key ssh-ed25519, cipher"
+            )),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("via 127.0.0.1:{}\n", jump.port)),
+            "{stderr}"
+        );
+        assert_session_works(output);
     }
 
     /// initialize, tools/list, an echo and a 1 MiB result, then stdin EOF:
