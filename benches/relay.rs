@@ -6,6 +6,10 @@
 //! The MCP server behind sshd is this very binary started with
 //! `--echo-server`: compiled Rust, so that a slow server is not what is
 //! measured.
+//!
+//! With `M2M_BENCH_VIA_JUMP=1`, both go through a second sshd as a jump
+//! host: ours by the SSH config's ProxyJump (one process), ssh by the
+//! `ssh -W` that `ssh -J` runs (two processes; the figures are the first's).
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its report")]
 
@@ -58,6 +62,7 @@ fn main() {
         ..Default::default()
     });
     let home = Home::new(&sshd);
+    let jump = std::env::var_os("M2M_BENCH_VIA_JUMP").map(|_| Jump::start(&sshd, &home));
     let clients = [Client::Ours, Client::Ssh];
 
     let mut figures: Vec<Figure> = Vec::new();
@@ -88,7 +93,7 @@ fn main() {
         // falls on both alike. Who goes first alternates too.
         let mut sessions: Vec<Session> = Vec::new();
         for (i, client) in clients.iter().enumerate() {
-            let (mut session, started) = start(client.command(&sshd, &home));
+            let (mut session, started) = start(client.command(&sshd, &home, jump.as_ref()));
             session.call(&initialize(1));
             cold[i].push(ms(started.elapsed()));
             session.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
@@ -171,7 +176,7 @@ fn main() {
     let mut huge_rss = [Vec::new(), Vec::new()];
     for (i, client) in clients.iter().enumerate() {
         eprintln!("64 MiB result: {}", client.name());
-        let (mut session, _) = start(client.command(&sshd, &home));
+        let (mut session, _) = start(client.command(&sshd, &home, jump.as_ref()));
         session.call(&initialize(1));
         let idle = proc_sample(session.child.id()).peak_rss_kib;
         let line = session.call(&format!(
@@ -193,7 +198,7 @@ fn main() {
     let mut idle_wakeups = [Vec::new(), Vec::new()];
     for (i, client) in clients.iter().enumerate() {
         eprintln!("idle {}s: {}", IDLE.as_secs(), client.name());
-        let (mut session, _) = start(client.command(&sshd, &home));
+        let (mut session, _) = start(client.command(&sshd, &home, jump.as_ref()));
         session.call(&initialize(1));
         // Let the start-up settle before watching.
         thread::sleep(Duration::from_millis(500));
@@ -259,36 +264,94 @@ impl Client {
     }
 
     /// The command an MCP host would start, each with its keepalive on (15 s).
-    fn command(self, sshd: &Sshd, home: &Home) -> Command {
+    fn command(self, sshd: &Sshd, home: &Home, jump: Option<&Jump>) -> Command {
         match self {
             Client::Ours => {
                 let mut cmd = home.client(sshd);
                 cmd.args(["--log-level", "WARNING"]);
+                if let Some(jump) = jump {
+                    cmd.args(["--host", "target", "--ssh-config"])
+                        .arg(&jump.config);
+                }
                 cmd
             }
             Client::Ssh => {
                 let mut cmd = Command::new("ssh");
-                cmd.args(["-T", "-F", "/dev/null", "-p", &sshd.port.to_string(), "-i"])
-                    .arg(&home.key)
-                    .arg("-o")
-                    .arg(format!("UserKnownHostsFile={}", home.known_hosts.display()))
-                    .args([
-                        "-o",
-                        "StrictHostKeyChecking=yes",
-                        "-o",
-                        "BatchMode=yes",
-                        "-o",
-                        "IdentitiesOnly=yes",
-                        "-o",
-                        "ServerAliveInterval=15",
-                        "-o",
-                        "LogLevel=ERROR",
-                    ])
-                    .arg(format!("{}@{}", sshd.user, sshd.host))
-                    .env_remove("SSH_AUTH_SOCK");
+                cmd.args(ssh_options(home));
+                if let Some(jump) = jump {
+                    cmd.arg("-o").arg(format!(
+                        "ProxyCommand=ssh {} -W %h:%p -p {} {}@127.0.0.1",
+                        ssh_options(home).join(" "),
+                        jump.sshd.port,
+                        jump.sshd.user
+                    ));
+                }
+                cmd.args([
+                    "-T",
+                    "-p",
+                    &sshd.port.to_string(),
+                    "-o",
+                    "ServerAliveInterval=15",
+                ])
+                .arg(format!("{}@{}", sshd.user, sshd.host))
+                .env_remove("SSH_AUTH_SOCK");
                 cmd
             }
         }
+    }
+}
+
+/// OpenSSH's options for a session like ours: our key only, our
+/// known_hosts only, no prompt.
+fn ssh_options(home: &Home) -> Vec<String> {
+    [
+        "-F".to_string(),
+        "/dev/null".into(),
+        "-i".into(),
+        home.key.display().to_string(),
+        "-o".into(),
+        format!("UserKnownHostsFile={}", home.known_hosts.display()),
+        "-o".into(),
+        "StrictHostKeyChecking=yes".into(),
+        "-o".into(),
+        "BatchMode=yes".into(),
+        "-o".into(),
+        "IdentitiesOnly=yes".into(),
+        "-o".into(),
+        "LogLevel=ERROR".into(),
+    ]
+    .into()
+}
+
+/// A jump host in front of the benchmark's sshd.
+struct Jump {
+    sshd: Sshd,
+    /// The SSH config that sends `target` through it.
+    config: std::path::PathBuf,
+}
+
+impl Jump {
+    fn start(target: &Sshd, home: &Home) -> Jump {
+        let sshd = Sshd::start_with(SshdOptions {
+            force_command: None,
+            extra: vec!["AllowTcpForwarding yes".into()],
+            ..Default::default()
+        });
+        let public = support::public_line(&home.key.to_string_lossy());
+        sshd.authorize(&public);
+        let mut known = std::fs::read_to_string(&home.known_hosts).unwrap();
+        known.push_str(&(sshd.known_hosts_line() + "\n"));
+        std::fs::write(&home.known_hosts, known).unwrap();
+        let config = home.dir.path().join("bench_ssh_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Host target\n  HostName {}\n  ProxyJump {}@127.0.0.1:{}\n",
+                target.host, sshd.user, sshd.port
+            ),
+        )
+        .unwrap();
+        Jump { sshd, config }
     }
 }
 

@@ -7,15 +7,13 @@
 
 use std::io::{self, Read, Write};
 use std::pin::Pin;
-use std::time::Duration;
 
-use async_ssh2_lite::SessionConfiguration;
 use async_ssh2_lite::ssh2::BlockDirections;
 use smol::Async;
 use smol::future::{self, FutureExt};
 use smol::io::{AsyncRead, AsyncWrite};
 
-use crate::connect::libssh2::{Channel, Session, describe};
+use crate::connect::libssh2::{Channel, Session, transport_failure};
 use crate::connect::socket::{SshSocket, attempt};
 use crate::connect::stream::LocalStream;
 use crate::info;
@@ -30,27 +28,23 @@ pub struct JumpLink {
     pub socket: SshSocket,
     /// The jump host, for messages.
     pub name: String,
-    /// Between keepalives that keep the jump host's own connection (and
-    /// whatever NAT lies before it) from going idle; the session must have
-    /// been set up for them ([`keepalive_configuration`]).
-    pub keepalive: Option<Duration>,
-}
-
-/// A jump host's session configuration: libssh2's keepalive, without a
-/// reply asked for (libssh2 would keep every reply in a list it never
-/// empties). The session with the MCP server has its own watchdog instead.
-pub fn keepalive_configuration(keepalive: Option<Duration>) -> SessionConfiguration {
-    let mut configuration = SessionConfiguration::new();
-    if let Some(interval) = keepalive {
-        let secs = u32::try_from(interval.as_secs()).unwrap_or(u32::MAX).max(1);
-        configuration.set_keepalive(false, secs);
-    }
-    configuration
 }
 
 /// Carries bytes between `link`'s channel and `local` until either ends.
-pub async fn carry(link: JumpLink, local: LocalStream) {
+///
+/// No keepalive of libssh2's own on the jump session: one sent while the
+/// socket is full leaves a half-sent packet that blocks every later send
+/// (libssh2's keepalive.c hands the transport a buffer on its stack). The
+/// MCP session's own probes cross this connection every interval, and the
+/// socket has TCP keepalive.
+pub async fn carry(mut link: JumpLink, local: LocalStream) {
     let name = link.name.clone();
+    // The jump host's stderr on this channel (none is expected) must not
+    // sit in libssh2's queue, counted as unread data that no read takes.
+    link.channel
+        .handle_extended_data(async_ssh2_lite::ssh2::ExtendedData::Ignore)
+        .await
+        .ok();
     let reason = match Async::new(local) {
         Ok(local) => Carrier::new(link, local).run().await,
         Err(e) => e.to_string(),
@@ -68,10 +62,13 @@ struct Carrier {
     chunk: Vec<u8>,
 }
 
-/// What the wait saw.
-enum Woken {
-    Moved,
-    Keepalive,
+/// What a pass found to wait for.
+#[derive(Default)]
+struct Waits {
+    /// Directions libssh2 asked for; `None` when no call of it blocked.
+    remote: Option<BlockDirections>,
+    /// libssh2 blocked without naming a direction: retry after a pause.
+    retry: bool,
 }
 
 impl Carrier {
@@ -85,42 +82,51 @@ impl Carrier {
         }
     }
 
+    /// Whether libssh2 holds data or the channel's end, read in by some
+    /// call, that no socket event will announce again.
+    fn unread(&self) -> bool {
+        self.link.channel.read_window().available > 0 || self.link.channel.eof()
+    }
+
     /// Moves bytes until one side ends; returns why, in words.
     async fn run(mut self) -> String {
         let mut stream = self.link.channel.stream(0);
-        let mut next_keepalive = self.link.keepalive.map(smol::Timer::after);
+        let mut rechecked = false;
         loop {
-            let mut blocked = None;
-            match self.shuttle(&mut stream, &mut blocked) {
-                Ok(true) => continue,
-                Ok(false) => {}
+            let mut waits = Waits::default();
+            let moved = match self.shuttle(&mut stream, &mut waits) {
+                Ok(moved) => moved,
                 Err(reason) => return reason,
+            };
+            // Another pass where it can move something; once more, and no
+            // more, for data a call read in that the pass did not take (it
+            // may be held back on purpose: the inner session is not reading).
+            if moved {
+                rechecked = false;
+                continue;
             }
-            let directions = blocked.unwrap_or(BlockDirections::Inbound);
-            match self.wait(directions, next_keepalive.as_mut()).await {
-                Ok(Woken::Moved) => {}
-                Ok(Woken::Keepalive) => {
-                    if let Err(e) = self.link.session.keepalive_send().await {
-                        return format!("keepalive: {}", describe(&e));
-                    }
-                    next_keepalive = self.link.keepalive.map(smol::Timer::after);
-                }
-                Err(e) => return e.to_string(),
+            if !rechecked && self.down.is_empty() && self.unread() {
+                rechecked = true;
+                continue;
+            }
+            rechecked = false;
+            if let Err(e) = self.wait(&waits).await {
+                return e.to_string();
             }
         }
     }
 
-    /// One pass each way; `Ok(true)` when something moved. `blocked`
-    /// collects the directions libssh2 waits on.
+    /// One pass each way; `Ok(true)` when something moved.
     fn shuttle(
         &mut self,
         stream: &mut async_ssh2_lite::AsyncStream<SshSocket>,
-        blocked: &mut Option<BlockDirections>,
+        waits: &mut Waits,
     ) -> Result<bool, String> {
         let mut moved = false;
         let session = &self.link.session;
-        let note_block = |blocked: &mut Option<BlockDirections>| {
-            *blocked = Some(merge(blocked.take(), session.block_directions()));
+        let note_block = |waits: &mut Waits| match session.block_directions() {
+            BlockDirections::None => waits.retry = true,
+            directions => waits.remote = Some(merge(waits.remote.take(), directions)),
         };
         if self.down.is_empty() {
             let chunk = &mut self.chunk;
@@ -130,8 +136,8 @@ impl Carrier {
                     self.down.extend_from_slice(&self.chunk[..n]);
                     moved = true;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => note_block(blocked),
-                Err(e) => return Err(e.to_string()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => note_block(waits),
+                Err(e) => return Err(transport_failure(&e)),
             }
         }
         if !self.down.is_empty() {
@@ -141,7 +147,7 @@ impl Carrier {
                     moved = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => return Err("the session through it closed".into()),
+                Err(e) => return Err(format!("the session through it closed ({e})")),
             }
         }
         if self.up.is_empty() {
@@ -152,46 +158,53 @@ impl Carrier {
                     moved = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => return Err("the session through it closed".into()),
+                Err(e) => return Err(format!("the session through it closed ({e})")),
             }
         }
         if !self.up.is_empty() {
             let up = &self.up;
             match attempt(stream, |s, cx| Pin::new(s).poll_write(cx, up)) {
+                // Nothing taken (the window is shut): libssh2 waits to read.
+                Ok(0) => note_block(waits),
                 Ok(n) => {
                     self.up.drain(..n);
                     moved = true;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => note_block(blocked),
-                Err(e) => return Err(e.to_string()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => note_block(waits),
+                Err(e) => return Err(transport_failure(&e)),
             }
         }
-        // A write may have read in data for the channel: the socket will
-        // not say so again.
-        Ok(moved || (self.down.is_empty() && self.link.channel.read_window().available > 0))
+        Ok(moved)
     }
 
-    /// Until either side may let bytes move, or a keepalive is due.
-    async fn wait(
-        &self,
-        directions: BlockDirections,
-        keepalive: Option<&mut smol::Timer>,
-    ) -> io::Result<Woken> {
+    /// Until either side may let bytes move. The jump host's socket is
+    /// waited on when libssh2 asked, or when a read of it is wanted: never
+    /// as readable while its data would have nowhere to go.
+    async fn wait(&self, waits: &Waits) -> io::Result<()> {
         let socket = &self.link.socket;
+        let directions = match (&waits.remote, self.down.is_empty()) {
+            (Some(directions), _) => Some(directions),
+            (None, true) => Some(&BlockDirections::Inbound),
+            (None, false) => None,
+        };
         let remote = async {
             match directions {
-                BlockDirections::Outbound | BlockDirections::Both => {
-                    socket.0.readable().or(socket.0.writable()).await?
-                }
-                BlockDirections::Inbound => socket.0.readable().await?,
-                BlockDirections::None => socket.ready(BlockDirections::None).await?,
+                Some(BlockDirections::Outbound) => socket.0.writable().await,
+                Some(BlockDirections::Both) => socket.0.readable().or(socket.0.writable()).await,
+                Some(_) => socket.0.readable().await,
+                None => future::pending().await,
             }
-            Ok(Woken::Moved)
+        };
+        let retry = async {
+            if waits.retry {
+                socket.ready(BlockDirections::None).await
+            } else {
+                future::pending().await
+            }
         };
         let local_readable = async {
             if self.up.is_empty() {
-                self.local.readable().await?;
-                Ok(Woken::Moved)
+                self.local.readable().await
             } else {
                 future::pending().await
             }
@@ -200,20 +213,10 @@ impl Carrier {
             if self.down.is_empty() {
                 future::pending().await
             } else {
-                self.local.writable().await?;
-                Ok(Woken::Moved)
+                self.local.writable().await
             }
         };
-        let timer = async {
-            match keepalive {
-                Some(timer) => {
-                    timer.await;
-                    Ok(Woken::Keepalive)
-                }
-                None => future::pending().await,
-            }
-        };
-        remote.or(local_readable).or(local_writable).or(timer).await
+        remote.or(retry).or(local_readable).or(local_writable).await
     }
 }
 

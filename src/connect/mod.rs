@@ -146,7 +146,6 @@ impl<'a> Dialer<'a> {
                 channel,
                 socket,
                 name: hop.name().to_string(),
-                keepalive: hop.config.keepalive_interval,
             };
             carriers
                 .jumps
@@ -184,18 +183,17 @@ impl<'a> Dialer<'a> {
         carriers: &mut Carriers,
     ) -> Result<(Session, Channel, SshSocket), Error> {
         let config = leg.config;
+        // Only the nearest server's connection is the ProxyCommand's.
+        let through_command = through.is_none();
         let opened = async {
             let socket = match through {
                 Some(local) => local_socket(local, &leg.label)?,
                 None => self.first_socket(leg, carriers).await?,
             };
-            let configuration = match next {
-                Some(_) => jump::keepalive_configuration(config.keepalive_interval),
-                None => SessionConfiguration::new(),
-            };
-            let session = self.session(leg, socket.clone(), configuration).await;
+            let on_command = through_command;
+            let session = self.session(leg, socket.clone()).await;
             let session = match (session, carriers.command.as_mut()) {
-                (Err(e @ Error::Handshake { .. }), Some(command)) => {
+                (Err(e @ Error::Handshake { .. }), Some(command)) if on_command => {
                     return Err(command.explain(e).await);
                 }
                 (session, _) => session?,
@@ -204,9 +202,15 @@ impl<'a> Dialer<'a> {
                 Some(next) => session
                     .channel_direct_tcpip(&next.config.host, next.config.port, None)
                     .await
-                    .map_err(|e| Error::Channel {
-                        what: format!("forwarding through {} to {}", leg.label, next.label),
-                        detail: libssh2::describe(&e),
+                    // The jump host could not reach the next one (refused,
+                    // unreachable, or forwarding not allowed there).
+                    .map_err(|e| Error::Connect {
+                        target: next.label.clone(),
+                        source: std::io::Error::other(format!(
+                            "{} did not open a connection to it: {}",
+                            leg.label,
+                            libssh2::describe(&e)
+                        )),
                     })?,
                 None => open_channel(&session, &config.remote).await?,
             };
@@ -256,20 +260,15 @@ impl<'a> Dialer<'a> {
     }
 
     /// Handshake, host key check and authentication with one server.
-    async fn session(
-        &self,
-        leg: &Leg<'_>,
-        socket: SshSocket,
-        configuration: SessionConfiguration,
-    ) -> Result<Session, Error> {
+    async fn session(&self, leg: &Leg<'_>, socket: SshSocket) -> Result<Session, Error> {
         let Leg {
             config,
             credentials,
             trust,
             label,
         } = leg;
-        let mut session =
-            Session::new(socket, configuration).map_err(|e| handshake_error(label, e))?;
+        let mut session = Session::new(socket, SessionConfiguration::new())
+            .map_err(|e| handshake_error(label, e))?;
         let host_keys = libssh2::prefer_host_key_algorithms(
             &session,
             trust,

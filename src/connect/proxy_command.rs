@@ -121,11 +121,8 @@ impl ProxyCommand {
 
 impl Drop for ProxyCommand {
     fn drop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        // As OpenSSH: a hangup first; the whole group, so that what a
-        // shell started goes too.
+        // As OpenSSH: a hangup first; to the whole group, even when the
+        // command itself is gone, so that what a shell started goes too.
         let group = Pid::from_child(&self.child);
         let _ = kill_process_group(group, Signal::HUP);
         let deadline = crate::deadline::after(Instant::now(), HANGUP_GRACE);

@@ -386,3 +386,32 @@ fn address_family_inet6_finds_no_address_for_an_ipv4_host() {
         )
     );
 }
+
+#[test]
+fn a_jump_host_that_cannot_reach_the_server_is_a_connection_failure_naming_both() {
+    let sshd = Sshd::start();
+    let jump = jump_host();
+    let home = Home::new(&sshd);
+    trust_all(&home, &[&sshd, &jump]);
+    let closed = free_port("127.0.0.1");
+    write_config(
+        &home,
+        &format!(
+            "Host target\n  HostName 127.0.0.1\n  ProxyJump {}@127.0.0.1:{}\n",
+            jump.user, jump.port
+        ),
+    );
+    let mut cmd = home.client(&sshd);
+    cmd.args(["--host", "target", "--port", &closed.to_string()]);
+    let output = run(cmd, session_input().as_bytes());
+    assert_eq!(output.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        last_line(&stderr).starts_with(&format!(
+            "{PREFIX}cannot connect to 127.0.0.1:{closed}: jump host 127.0.0.1:{} did not open a connection to it: ",
+            jump.port
+        )),
+        "{stderr}"
+    );
+    assert_first_request_refused(&output);
+}
