@@ -47,6 +47,21 @@ fn trust_all(home: &Home, servers: &[&Sshd]) {
     fs::write(&home.known_hosts, lines).unwrap();
 }
 
+/// Our client for `sshd` as the host `target`, which the SSH config sends
+/// through `jump`.
+fn through_jump(home: &Home, sshd: &Sshd, jump: &Sshd) -> Command {
+    write_config(
+        home,
+        &format!(
+            "Host target\n  HostName 127.0.0.1\n  ProxyJump {}@127.0.0.1:{}\n",
+            jump.user, jump.port
+        ),
+    );
+    let mut cmd = home.client(sshd);
+    cmd.args(["--host", "target"]);
+    cmd
+}
+
 /// The fixture's answer to `echo`.
 fn echoed(id: u64, text: &str) -> String {
     format!(
@@ -127,15 +142,7 @@ fn a_cut_of_the_jump_connection_is_a_loss_and_the_session_comes_back_through_the
     let jump = jump_host();
     let home = Home::new(&sshd);
     trust_all(&home, &[&sshd, &jump]);
-    write_config(
-        &home,
-        &format!(
-            "Host target\n  HostName 127.0.0.1\n  ProxyJump {}@127.0.0.1:{}\n",
-            jump.user, jump.port
-        ),
-    );
-    let mut cmd = home.client(&sshd);
-    cmd.args(["--host", "target"]);
+    let cmd = through_jump(&home, &sshd, &jump);
     let mut session = Session::start(cmd);
     assert_eq!(session.call(&initialize(1)), initialize_answer(1));
     session.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
@@ -178,15 +185,7 @@ fn a_jump_host_whose_key_is_unknown_is_refused_by_name_before_anything_is_forwar
     let jump = jump_host();
     let home = Home::new(&sshd);
     jump.authorize(&public_line(&home.key.to_string_lossy()));
-    write_config(
-        &home,
-        &format!(
-            "Host target\n  HostName 127.0.0.1\n  ProxyJump {}@127.0.0.1:{}\n",
-            jump.user, jump.port
-        ),
-    );
-    let mut cmd = home.client(&sshd);
-    cmd.args(["--host", "target"]);
+    let cmd = through_jump(&home, &sshd, &jump);
     let output = run(cmd, session_input().as_bytes());
     assert_eq!(output.status.code(), Some(7));
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -394,15 +393,8 @@ fn a_jump_host_that_cannot_reach_the_server_is_a_connection_failure_naming_both(
     let home = Home::new(&sshd);
     trust_all(&home, &[&sshd, &jump]);
     let closed = free_port("127.0.0.1");
-    write_config(
-        &home,
-        &format!(
-            "Host target\n  HostName 127.0.0.1\n  ProxyJump {}@127.0.0.1:{}\n",
-            jump.user, jump.port
-        ),
-    );
-    let mut cmd = home.client(&sshd);
-    cmd.args(["--host", "target", "--port", &closed.to_string()]);
+    let mut cmd = through_jump(&home, &sshd, &jump);
+    cmd.args(["--port", &closed.to_string()]);
     let output = run(cmd, session_input().as_bytes());
     assert_eq!(output.status.code(), Some(6));
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
