@@ -3,21 +3,11 @@
 //! through a pipe program, and the keys the config names.
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use crate::support::proxy::CUT;
 use crate::support::*;
-
-/// Writes `~/.ssh/config` of `home`.
-fn write_config(home: &Home, text: &str) -> PathBuf {
-    let dir = home.dir.path().join(".ssh");
-    fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("config");
-    fs::write(&path, text).unwrap();
-    path
-}
 
 /// An sshd that serves no session, only forwarding, and logs each
 /// `direct-tcpip` request it serves.
@@ -50,13 +40,10 @@ fn trust_all(home: &Home, servers: &[&Sshd]) {
 /// Our client for `sshd` as the host `target`, which the SSH config sends
 /// through `jump`.
 fn through_jump(home: &Home, sshd: &Sshd, jump: &Sshd) -> Command {
-    write_config(
-        home,
-        &format!(
-            "Host target\n  HostName 127.0.0.1\n  ProxyJump {}@127.0.0.1:{}\n",
-            jump.user, jump.port
-        ),
-    );
+    home.write_ssh_config(&format!(
+        "Host target\n  HostName 127.0.0.1\n  ProxyJump {}@127.0.0.1:{}\n",
+        jump.user, jump.port
+    ));
     let mut cmd = home.client(sshd);
     cmd.args(["--host", "target"]);
     cmd
@@ -75,14 +62,11 @@ fn a_proxy_jump_through_a_second_sshd_carries_the_session_and_names_the_hop() {
     let jump = jump_host();
     let home = Home::new(&sshd);
     trust_all(&home, &[&sshd, &jump]);
-    write_config(
-        &home,
-        &format!(
-            "Host target\n  HostName 127.0.0.1\n  ProxyJump bastion\n\
+    home.write_ssh_config(&format!(
+        "Host target\n  HostName 127.0.0.1\n  ProxyJump bastion\n\
              Host bastion\n  HostName 127.0.0.1\n  Port {}\n  User {}\n",
-            jump.port, jump.user
-        ),
-    );
+        jump.port, jump.user
+    ));
     let mut cmd = home.client(&sshd);
     cmd.args(["--host", "target"]);
     let output = run(cmd, session_input().as_bytes());
@@ -108,15 +92,12 @@ fn a_two_hop_chain_goes_through_both_jump_hosts_in_order() {
     let second = jump_host();
     let home = Home::new(&sshd);
     trust_all(&home, &[&sshd, &first, &second]);
-    write_config(
-        &home,
-        &format!(
-            "Host target\n  HostName 127.0.0.1\n  ProxyJump {user}@127.0.0.1:{},{user}@127.0.0.1:{}\n",
-            first.port,
-            second.port,
-            user = sshd.user
-        ),
-    );
+    home.write_ssh_config(&format!(
+        "Host target\n  HostName 127.0.0.1\n  ProxyJump {user}@127.0.0.1:{},{user}@127.0.0.1:{}\n",
+        first.port,
+        second.port,
+        user = sshd.user
+    ));
     let mut cmd = home.client(&sshd);
     cmd.args(["--host", "target"]);
     let output = run(cmd, session_input().as_bytes());
@@ -220,14 +201,11 @@ fn a_proxy_command_carries_the_session_shows_its_stderr_and_is_gone_at_exit() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
     let marker = format!("marker-{}", sshd.port);
-    write_config(
-        &home,
-        &format!(
-            "Host piped\n  HostName 127.0.0.1\n  ProxyCommand {} {} %h %p {marker}\n",
-            python(),
-            fixture("tcp_pipe.py").display()
-        ),
-    );
+    home.write_ssh_config(&format!(
+        "Host piped\n  HostName 127.0.0.1\n  ProxyCommand {} {} %h %p {marker}\n",
+        python(),
+        fixture("tcp_pipe.py").display()
+    ));
     let mut cmd = home.client(&sshd);
     cmd.args(["--host", "piped"]);
     let output = run(cmd, session_input().as_bytes());
@@ -250,10 +228,7 @@ fn a_proxy_command_carries_the_session_shows_its_stderr_and_is_gone_at_exit() {
 fn a_proxy_command_that_exits_at_once_is_a_connection_failure_with_its_words() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    write_config(
-        &home,
-        "Host broken\n  ProxyCommand sh -c 'echo no route to %h >&2; exit 3'\n",
-    );
+    home.write_ssh_config("Host broken\n  ProxyCommand sh -c 'echo no route to %h >&2; exit 3'\n");
     let mut cmd = home.client(&sshd);
     cmd.args(["--host", "broken"]);
     let output = run(cmd, session_input().as_bytes());
@@ -274,7 +249,7 @@ fn a_proxy_command_that_exits_at_once_is_a_connection_failure_with_its_words() {
     );
     assert_first_request_refused(&output);
 
-    write_config(&home, "Host broken\n  ProxyCommand /nonexistent/proxy %h\n");
+    home.write_ssh_config("Host broken\n  ProxyCommand /nonexistent/proxy %h\n");
     let mut cmd = home.client(&sshd);
     cmd.args(["--host", "broken"]);
     let output = run(cmd, session_input().as_bytes());
@@ -293,8 +268,7 @@ fn the_configs_identity_file_is_offered_after_the_client_key() {
     let home = Home::trusting(&sshd);
     let identity = home.dir.path().join("id_config");
     sshd.authorize(&keygen(&identity, "ed25519", ""));
-    write_config(
-        &home,
+    home.write_ssh_config(
         "Host 127.0.0.1\n  IdentityFile ~/id_config\n  IdentityFile ~/missing_is_skipped\n",
     );
     // No --client-key: the default one is made, offered and refused first.
@@ -314,8 +288,7 @@ fn the_configs_identity_file_is_offered_after_the_client_key() {
     assert_session_works(output);
 
     // IdentitiesOnly does not drop the files, only the agent.
-    write_config(
-        &home,
+    home.write_ssh_config(
         "Host 127.0.0.1\n  IdentityFile ~/id_config\n  IdentitiesOnly yes\n  IdentityAgent none\n",
     );
     let mut cmd = home.bare_client(&sshd);
@@ -348,15 +321,15 @@ fn identity_agent_names_the_agent_to_ask_and_none_asks_none() {
     });
     assert!(added, "ssh-add failed");
 
-    write_config(
-        &home,
-        &format!("Host 127.0.0.1\n  IdentityAgent {}\n", socket.display()),
-    );
+    home.write_ssh_config(&format!(
+        "Host 127.0.0.1\n  IdentityAgent {}\n",
+        socket.display()
+    ));
     let mut cmd = home.bare_client(&sshd);
     cmd.arg("--known-hosts").arg(&home.known_hosts);
     let works = run(cmd, session_input().as_bytes());
 
-    write_config(&home, "Host 127.0.0.1\n  IdentityAgent none\n");
+    home.write_ssh_config("Host 127.0.0.1\n  IdentityAgent none\n");
     let mut cmd = home.bare_client(&sshd);
     cmd.arg("--known-hosts")
         .arg(&home.known_hosts)
@@ -375,7 +348,7 @@ fn identity_agent_names_the_agent_to_ask_and_none_asks_none() {
 fn address_family_inet6_finds_no_address_for_an_ipv4_host() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    write_config(&home, "Host *\n  AddressFamily inet6\n");
+    home.write_ssh_config("Host *\n  AddressFamily inet6\n");
     let output = run(home.client(&sshd), session_input().as_bytes());
     assert_eq!(output.status.code(), Some(3));
     assert_eq!(

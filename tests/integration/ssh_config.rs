@@ -7,21 +7,11 @@ use std::time::{Duration, Instant};
 use crate::support::proxy::{Network, Proxy, through};
 use crate::support::*;
 
-/// Writes `~/.ssh/config` of `home`.
-fn write_config(home: &Home, text: &str) -> std::path::PathBuf {
-    let dir = home.dir.path().join(".ssh");
-    fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("config");
-    fs::write(&path, text).unwrap();
-    path
-}
-
 #[test]
 fn a_host_alias_connects_where_its_hostname_says_and_unknown_keywords_are_ignored() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    write_config(
-        &home,
+    home.write_ssh_config(
         "Host mcpalias\n  HostName 127.0.0.1\n  GSSAPIAuthentication yes\n  NoSuchKeyword at all\n",
     );
     let mut cmd = home.client(&sshd);
@@ -51,7 +41,7 @@ fn match_host_in_an_included_file_names_the_known_hosts_file() {
         sshd.known_hosts_line() + "\n",
     )
     .unwrap();
-    write_config(&home, "Include extra.conf\n");
+    home.write_ssh_config("Include extra.conf\n");
     fs::write(
         home.dir.path().join(".ssh/extra.conf"),
         "Match host 127.0.0.1\n  UserKnownHostsFile ~/kh_custom\n",
@@ -68,13 +58,10 @@ fn match_host_in_an_included_file_names_the_known_hosts_file() {
 fn with_command_the_configs_port_and_user_apply_when_no_flag_gives_them() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    write_config(
-        &home,
-        &format!(
-            "Host plain\n  HostName 127.0.0.1\n  Port {}\n  User {}\n",
-            sshd.port, sshd.user
-        ),
-    );
+    home.write_ssh_config(&format!(
+        "Host plain\n  HostName 127.0.0.1\n  Port {}\n  User {}\n",
+        sshd.port, sshd.user
+    ));
     let mut cmd = std::process::Command::new(bin());
     cmd.args(["--host", "plain", "--command", &mcp_server_command()])
         .arg("--client-key")
@@ -91,7 +78,7 @@ fn with_command_the_configs_port_and_user_apply_when_no_flag_gives_them() {
 fn strict_host_key_checking_no_connects_to_an_unknown_host_and_says_where_it_was_set() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    let config = write_config(&home, "Host *\n  StrictHostKeyChecking no\n");
+    let config = home.write_ssh_config("Host *\n  StrictHostKeyChecking no\n");
     let mut cmd = home.bare_client(&sshd);
     cmd.arg("--client-key").arg(&home.key);
     let output = run(cmd, session_input().as_bytes());
@@ -115,10 +102,7 @@ fn strict_host_key_checking_no_connects_to_an_unknown_host_and_says_where_it_was
 fn server_alive_interval_from_the_config_detects_a_blackhole() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    write_config(
-        &home,
-        "Host *\n  ServerAliveInterval 1\n  ServerAliveCountMax 3\n",
-    );
+    home.write_ssh_config("Host *\n  ServerAliveInterval 1\n  ServerAliveCountMax 3\n");
     let proxy = Proxy::start(sshd.port);
     let mut session = Session::start(through(&proxy, &sshd, &home));
     assert_eq!(session.call(&initialize(1)), initialize_answer(1));
@@ -158,7 +142,7 @@ fn a_config_that_makes_no_sense_is_a_usage_error_naming_its_file_and_line() {
         ("Match\n", 1, "Match needs at least one criterion"),
         ("Host a\nUser\n", 2, "'user' has no value"),
     ] {
-        let config = write_config(&home, text);
+        let config = home.write_ssh_config(text);
         let output = run(home.client(&sshd), session_input().as_bytes());
         assert_eq!(output.status.code(), Some(2), "{text:?}");
         assert_eq!(
@@ -177,7 +161,7 @@ fn ssh_config_names_the_one_file_read_and_none_reads_none() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
     // A broken default config, never read here.
-    write_config(&home, "Host \"broken\n");
+    home.write_ssh_config("Host \"broken\n");
     let other = home.dir.path().join("other_config");
     fs::write(&other, "Host mcpalias\n  HostName 127.0.0.1\n").unwrap();
     let mut cmd = home.client(&sshd);
@@ -237,10 +221,8 @@ fn the_mcp_subsystem_serves_a_session_and_excludes_command() {
 fn accept_new_from_the_config_adds_the_host_hashed_where_ssh_keygen_finds_it() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    let config = write_config(
-        &home,
-        "Host *\n  StrictHostKeyChecking accept-new\n  HashKnownHosts yes\n",
-    );
+    let config =
+        home.write_ssh_config("Host *\n  StrictHostKeyChecking accept-new\n  HashKnownHosts yes\n");
     let mut cmd = home.bare_client(&sshd);
     cmd.arg("--client-key").arg(&home.key);
     let output = run(cmd, session_input().as_bytes());
@@ -284,9 +266,7 @@ fn accept_new_from_the_config_adds_the_host_hashed_where_ssh_keygen_finds_it() {
 fn algorithm_lists_in_openssh_forms_choose_what_is_negotiated() {
     let sshd = Sshd::start();
     let home = Home::new(&sshd);
-    write_config(
-        &home,
-        "Host *\n  Ciphers aes256-ctr,no-such-cipher\n  MACs ^hmac-sha2-512\n  KexAlgorithms -curve25519*\n",
+    home.write_ssh_config("Host *\n  Ciphers aes256-ctr,no-such-cipher\n  MACs ^hmac-sha2-512\n  KexAlgorithms -curve25519*\n",
     );
     let mut cmd = home.client(&sshd);
     cmd.args(["--log-level", "DEBUG"]);
@@ -300,7 +280,7 @@ fn algorithm_lists_in_openssh_forms_choose_what_is_negotiated() {
     assert!(!negotiated.starts_with("curve25519"), "{negotiated}");
     assert_session_works(output);
 
-    let config = write_config(&home, "Host *\n  Ciphers no-such-cipher\n");
+    let config = home.write_ssh_config("Host *\n  Ciphers no-such-cipher\n");
     let output = run(home.client(&sshd), session_input().as_bytes());
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();

@@ -348,6 +348,15 @@ pub struct Home {
 }
 
 impl Home {
+    /// Writes this home's `~/.ssh/config`; returns its path.
+    pub fn write_ssh_config(&self, text: &str) -> PathBuf {
+        let dir = self.dir.path().join(".ssh");
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config");
+        fs::write(&path, text).unwrap();
+        path
+    }
+
     /// An authorized ed25519 key and a known_hosts holding the server's line.
     pub fn new(sshd: &Sshd) -> Home {
         let home = Home::empty();
