@@ -76,3 +76,13 @@ print(f"server: {info['name']} {info['version']}, protocol {replies[1]['result']
 print("tools:", ", ".join(t["name"] for t in replies[2]["result"]["tools"]))
 print("echo ->", replies[3]["result"]["content"][0]["text"])
 PY
+
+echo
+echo "doctor, the first thing to run when a host cannot connect:"
+"$client" doctor --host 127.0.0.1 --port "$port" --username "$user" \
+  --client-key "$work/client_key" --known-hosts "$work/known_hosts"
+echo
+echo "doctor with a known_hosts file that does not know the server:"
+: > "$work/empty_known_hosts"
+"$client" doctor --host 127.0.0.1 --port "$port" --username "$user" \
+  --client-key "$work/client_key" --known-hosts "$work/empty_known_hosts" || echo "(exit code $?)"

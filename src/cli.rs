@@ -6,6 +6,10 @@ use argh::FromArgs;
 /// Stdio MCP server that carries the session over SSH to a remote MCP server.
 /// A drop-in for the Python m2m-mcp-server-ssh-client: same flags, same defaults.
 #[derive(FromArgs, Debug, Default)]
+#[argh(note = "Subcommands, each taking these same flags after its own:
+  doctor [--json] [--fix] [--yes]   check each step of the connection, say what to fix
+  config HOST_APP [--name NAME] [--write] [--file FILE] [--force]
+                                    print (or write) the entry for an MCP host app")]
 pub struct Args {
     /// remote SSH server host (default: localhost)
     #[argh(option, default = "String::from(\"localhost\")")]
@@ -151,6 +155,29 @@ pub fn normalize(args: impl IntoIterator<Item = String>) -> Vec<String> {
         }
     }
     out
+}
+
+/// What parsing the command line came to when it does not go on to a
+/// session: `--help` printed (exit 0), or a usage error on stderr (exit 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EarlyExit(pub u8);
+
+/// Parses the session's flags as the bare binary takes them: `--name=value`
+/// split, repeats collapsed, then argh. `command` names the program (and
+/// subcommand) in argh's messages. Help goes to stdout, errors to stderr.
+pub fn parse(command: &[&str], raw: Vec<String>) -> Result<Args, EarlyExit> {
+    let raw = normalize(raw);
+    let raw: Vec<&str> = raw.iter().map(String::as_str).collect();
+    Args::from_args(command, &raw).map_err(|early| match early.status {
+        Ok(()) => {
+            println!("{}", early.output);
+            EarlyExit(0)
+        }
+        Err(()) => {
+            crate::log::fatal(format_args!("{}", early.output.trim_end()));
+            EarlyExit(crate::Error::Usage(String::new()).exit_code())
+        }
+    })
 }
 
 #[cfg(test)]

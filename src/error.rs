@@ -131,6 +131,12 @@ pub enum Error {
         path: PathBuf,
         source: io::Error,
     },
+    /// `doctor`: the remote command answered, but not as an MCP server.
+    NotMcp { target: String, detail: String },
+    /// `config`: the host app's config file cannot be read, parsed or written.
+    HostAppFile { path: PathBuf, detail: String },
+    /// `config --write`: the app's config already has an entry of that name.
+    HostAppEntryExists { path: PathBuf, name: String },
     /// What the program needs from the system is not there (signal handlers).
     Internal {
         context: &'static str,
@@ -170,6 +176,9 @@ impl Error {
             Error::KeyServerAnswer { .. } => 15,
             Error::KeyServerKey { .. } => 16,
             Error::KeyServerTls { .. } => 17,
+            Error::NotMcp { .. } => 20,
+            Error::HostAppFile { .. } => 21,
+            Error::HostAppEntryExists { .. } => 22,
         }
     }
 }
@@ -178,6 +187,16 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Usage(msg) => write!(f, "{msg}"),
+            Error::NotMcp { target, detail } => write!(
+                f,
+                "the remote command at {target} is not an MCP server: {detail}; check --command (or, without it, that the server runs m2m-mcp-server-ssh-server)"
+            ),
+            Error::HostAppFile { path, detail } => write!(f, "{}: {detail}", path.display()),
+            Error::HostAppEntryExists { path, name } => write!(
+                f,
+                "{} already has a server named '{name}'; choose another with --name, or replace it with --force",
+                path.display()
+            ),
             Error::Resolve { host, source } => {
                 write!(f, "cannot resolve host '{host}': {source}; check --host")
             }

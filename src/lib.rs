@@ -17,7 +17,11 @@
 //! new connection. When the host closes stdin we wait (a bounded time) for
 //! the answers it is owed, send EOF, let the remote finish, and close.
 //!
-//! Imports run one way: `relay` → `mcp` and `connect`; `connect` →
+//! The subcommands sit beside the session: `doctor` drives `connect` (which
+//! reports each step to it) and the relay's keepalive probe; `host_apps`
+//! writes the entry that starts a session.
+//!
+//! Imports run one way: `doctor` → `relay` → `mcp` and `connect`; `connect` →
 //! `host_key` → `keys`; `config` → `ssh_config`; all may use `config`,
 //! `error`, `log` and the small shared pieces (`address`, `deadline`,
 //! `local_file`, `pattern`).
@@ -41,8 +45,12 @@ pub mod config;
 mod connect;
 /// Deadlines that cannot overflow.
 mod deadline;
+/// `doctor`: the connection path step by step, and what to fix.
+pub mod doctor;
 /// The one error type, its messages and exit codes.
 pub mod error;
+/// `config HOST_APP`: the entry for an MCP host app, printed or merged into its file.
+pub mod host_apps;
 /// Trusting the server: known_hosts, the key server and its pin.
 mod host_key;
 /// Our key file: inspect, generate, the SSH wire format, atomic writes.

@@ -1,60 +1,73 @@
 //! Wiring only: flags → Config → one event loop → one line on stderr and an
-//! exit code.
+//! exit code. `doctor` and `config` take the same flags after their own.
 
 use std::process::ExitCode;
 
-use argh::FromArgs;
-use m2m_mcp_server_ssh_client::cli::{self, Args};
+use m2m_mcp_server_ssh_client::cli::{self, EarlyExit};
 use m2m_mcp_server_ssh_client::config::{Agent, Config};
-use m2m_mcp_server_ssh_client::{Error, log, ssh_config};
+use m2m_mcp_server_ssh_client::{Error, doctor, host_apps, log, ssh_config};
 
 const NAME: &str = env!("CARGO_PKG_NAME");
 
 fn main() -> ExitCode {
-    let raw: Vec<String> = std::env::args().skip(1).collect();
-    let raw = cli::normalize(raw);
-    let raw: Vec<&str> = raw.iter().map(String::as_str).collect();
-    let args = match Args::from_args(&[NAME], &raw) {
-        Ok(args) => args,
-        Err(early) => {
-            return match early.status {
-                Ok(()) => {
-                    println!("{}", early.output);
-                    ExitCode::SUCCESS
-                }
-                Err(()) => {
-                    log::fatal(format_args!("{}", early.output.trim_end()));
-                    ExitCode::from(Error::Usage(String::new()).exit_code())
-                }
-            };
+    let mut raw: Vec<String> = std::env::args().skip(1).collect();
+    let env = |name: &str| std::env::var(name).ok();
+    match raw.first().map(String::as_str) {
+        Some("config") => {
+            raw.remove(0);
+            ExitCode::from(host_apps::main(raw, env))
         }
-    };
+        Some("doctor") => {
+            raw.remove(0);
+            let (options, raw) = match doctor::Options::split(raw) {
+                Ok(split) => split,
+                Err(EarlyExit(code)) => return ExitCode::from(code),
+            };
+            let config = match configure(&[NAME, "doctor"], raw, options.log_level()) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            ExitCode::from(smol::block_on(doctor::run(&config, &options)))
+        }
+        _ => {
+            let config = match configure(&[NAME], raw, None) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            match smol::block_on(m2m_mcp_server_ssh_client::run(&config)) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+    }
+}
+
+/// The flags, validated and completed by the SSH config. `quiet` is the
+/// log level to use when the flags do not name one.
+fn configure(command: &[&str], raw: Vec<String>, quiet: Option<&str>) -> Result<Config, ExitCode> {
+    let env = |name: &str| std::env::var(name).ok();
+    let mut args = cli::parse(command, raw).map_err(|EarlyExit(code)| ExitCode::from(code))?;
     if args.version {
         println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
+        return Err(ExitCode::SUCCESS);
     }
-    let env = |name: &str| std::env::var(name).ok();
-    let config = match Config::from_args(args, env) {
-        Ok(config) => config,
-        Err(e) => return fail(&e),
-    };
+    if let Some(level) = quiet {
+        args.log_level = level.to_string();
+    }
+    let config = Config::from_args(args, env).map_err(|e| fail(&e))?;
     // Before the SSH config is read, so that its DEBUG lines are seen.
     log::set_level(config.log_level);
-    let config = match config.with_ssh_config(&ssh_config::Local::current(env)) {
-        Ok(config) => config,
-        Err(e) => return fail(&e),
-    };
+    let config = config
+        .with_ssh_config(&ssh_config::Local::current(env))
+        .map_err(|e| fail(&e))?;
     // libssh2 finds the agent through SSH_AUTH_SOCK, and its binding has no
     // way to name another socket: the one IdentityAgent names goes there.
     if let Agent::Socket(path) = &config.identities.agent {
         // SAFETY: no other thread exists yet (the event loop and its
-        // blocking pool start below), so nothing reads the environment meanwhile.
+        // blocking pool start after this), so nothing reads the environment meanwhile.
         unsafe { std::env::set_var("SSH_AUTH_SOCK", path) };
     }
-    match smol::block_on(m2m_mcp_server_ssh_client::run(&config)) {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => fail(&e),
-    }
+    Ok(config)
 }
 
 fn fail(e: &Error) -> ExitCode {

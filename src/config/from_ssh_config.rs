@@ -58,19 +58,19 @@ impl Config {
         let original = self.host.clone();
         if let Some((_, origin)) = &config.hostname {
             self.host = config.hostname(&original);
-            debug!("HostName {} ({origin})", self.host);
+            self.note(format!("HostName {} ({origin})", self.host));
         }
         if let Some((alias, origin)) = &config.host_key_alias {
-            debug!("HostKeyAlias {alias} ({origin})");
+            self.note(format!("HostKeyAlias {alias} ({origin})"));
             self.host_key_alias = Some(alias.clone());
         }
         if port_and_user {
             if let (false, Some((port, origin))) = (self.given.port, &config.port) {
-                debug!("Port {port} ({origin})");
+                self.note(format!("Port {port} ({origin})"));
                 self.port = *port;
             }
             if let (false, Some((user, origin))) = (self.given.username, &config.user) {
-                debug!("User {user} ({origin})");
+                self.note(format!("User {user} ({origin})"));
                 self.username = user.clone();
             }
         }
@@ -78,14 +78,14 @@ impl Config {
             (self.given.connect_timeout, &config.connect_timeout)
         {
             let secs = (*secs).clamp(*CONNECT_TIMEOUT.start(), *CONNECT_TIMEOUT.end());
-            debug!("ConnectTimeout {secs} ({origin})");
+            self.note(format!("ConnectTimeout {secs} ({origin})"));
             self.connect_timeout = Duration::from_secs(secs);
         }
         if let (false, Some((secs, origin))) =
             (self.given.keepalive_interval, &config.server_alive_interval)
         {
             let secs = (*secs).min(*KEEPALIVE_INTERVAL.end());
-            debug!("ServerAliveInterval {secs} ({origin})");
+            self.note(format!("ServerAliveInterval {secs} ({origin})"));
             self.keepalive_interval = Some(Duration::from_secs(secs)).filter(|d| !d.is_zero());
         }
         if let (false, Some((count, origin))) = (
@@ -94,19 +94,19 @@ impl Config {
         ) {
             let count =
                 u64::from(*count).clamp(*KEEPALIVE_COUNT_MAX.start(), *KEEPALIVE_COUNT_MAX.end());
-            debug!("ServerAliveCountMax {count} ({origin})");
+            self.note(format!("ServerAliveCountMax {count} ({origin})"));
             self.keepalive_count_max = count as u32;
         }
         if let Some((family, origin)) = &config.address_family {
-            debug!("AddressFamily {} ({origin})", family.keyword());
+            self.note(format!("AddressFamily {} ({origin})", family.keyword()));
             self.tcp.family = *family;
         }
         if let Some((keepalive, origin)) = &config.tcp_keep_alive {
-            debug!("TCPKeepAlive {keepalive} ({origin})");
+            self.note(format!("TCPKeepAlive {keepalive} ({origin})"));
             self.tcp.keepalive = *keepalive;
         }
         for (keyword, list, origin) in &config.algorithms {
-            debug!("{keyword} {list} ({origin})");
+            self.note(format!("{keyword} {list} ({origin})"));
         }
         self.algorithms = config.algorithms.clone();
         let (host, user) = (self.host.clone(), self.username.clone());
@@ -135,20 +135,20 @@ impl Config {
         let mut files = Vec::new();
         for (file, origin) in &config.identity_files {
             let file = path(file, "IdentityFile", origin)?;
-            debug!("IdentityFile {} ({origin})", file.display());
+            self.note(format!("IdentityFile {} ({origin})", file.display()));
             files.push(file);
         }
         let only = config
             .identities_only
             .as_ref()
             .is_some_and(|(only, origin)| {
-                debug!("IdentitiesOnly {only} ({origin})");
+                self.note(format!("IdentitiesOnly {only} ({origin})"));
                 *only
             });
         let agent = match &config.identity_agent {
             None => Agent::Environment,
             Some((value, origin)) => {
-                debug!("IdentityAgent {value} ({origin})");
+                self.note(format!("IdentityAgent {value} ({origin})"));
                 match value.as_str() {
                     "none" => Agent::Off,
                     "SSH_AUTH_SOCK" => Agent::Environment,
@@ -177,7 +177,7 @@ impl Config {
                     return Ok(());
                 }
                 Some((StrictHostKeyChecking::AcceptNew, origin)) => {
-                    debug!("StrictHostKeyChecking accept-new ({origin})");
+                    self.note(format!("StrictHostKeyChecking accept-new ({origin})"));
                     self.accept_new = Some(AcceptNew {
                         hash: false,
                         by: format!("StrictHostKeyChecking accept-new, {origin}"),
@@ -189,8 +189,8 @@ impl Config {
         if let (Some(accept), Some((hash, origin))) =
             (&mut self.accept_new, &config.hash_known_hosts)
         {
-            debug!("HashKnownHosts {hash} ({origin})");
             accept.hash = *hash;
+            self.note(format!("HashKnownHosts {hash} ({origin})"));
         }
         if self.given.known_hosts_file {
             return Ok(());
@@ -210,12 +210,18 @@ impl Config {
                 ssh_config::FILE_TOKENS,
             )
             .map_err(|e| Error::Usage(format!("{origin}: UserKnownHostsFile: {e}")))?;
-        debug!("UserKnownHostsFile {path} ({origin})");
+        self.note(format!("UserKnownHostsFile {path} ({origin})"));
         self.host_keys = HostKeyPolicy::KnownHosts(PathBuf::from(path));
         Ok(())
     }
 
     /// The name the server's host key is looked up under.
+    /// Logs what the SSH config set, and keeps it for `doctor`.
+    fn note(&mut self, what: String) {
+        debug!("{what}");
+        self.from_ssh_config.push(what);
+    }
+
     pub fn host_key_name(&self) -> &str {
         self.host_key_alias.as_deref().unwrap_or(&self.host)
     }

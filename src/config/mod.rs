@@ -90,6 +90,15 @@ pub enum Remote {
 }
 
 impl Remote {
+    /// The request, as `doctor` names it.
+    pub fn describe(&self) -> String {
+        match self {
+            Remote::Shell => "shell request".into(),
+            Remote::Exec(command) => format!("exec request for '{command}'"),
+            Remote::Subsystem(name) => format!("subsystem request for '{name}'"),
+        }
+    }
+
     /// Whether a plain sshd serves it: the SSH config's Port and User then
     /// apply (the peer server's shell mode keeps the Python program's).
     pub fn is_plain_sshd(&self) -> bool {
@@ -134,6 +143,8 @@ pub struct Config {
     pub tcp: Tcp,
     /// The SSH config's algorithm lists: keyword, list, where it was set.
     pub algorithms: Vec<(&'static str, String, String)>,
+    /// What the SSH config set, each with where (for `doctor`).
+    pub from_ssh_config: Vec<String>,
     /// What the flags set, so that the SSH config fills only the rest.
     given: Given,
 }
@@ -464,6 +475,7 @@ impl Config {
             reconnect_max_wait: Duration::from_secs(args.reconnect_max_wait),
             log_level,
             host_key_alias: None,
+            from_ssh_config: Vec::new(),
             accept_new: args.accept_new.then(|| AcceptNew {
                 hash: false,
                 by: "--accept-new".into(),

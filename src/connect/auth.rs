@@ -136,6 +136,26 @@ impl Credentials {
         }
     }
 
+    /// The client key file and its fingerprint.
+    pub fn describe_client_key(&self) -> String {
+        let key = &self.keys[0];
+        let encrypted = if key.encrypted { ", encrypted" } else { "" };
+        match &key.public {
+            Some(public) => format!(
+                "{} ({} {}{encrypted})",
+                key.path.display(),
+                public.algorithm,
+                public.fingerprint()
+            ),
+            None => format!("{}{encrypted}", key.path.display()),
+        }
+    }
+
+    /// How many keys are offered after the client key (IdentityFiles).
+    pub fn other_keys(&self) -> usize {
+        self.keys.len() - 1
+    }
+
     /// The public half of the client key, when the file (or its `.pub`)
     /// carries it.
     pub fn public_key(&self) -> Option<&PublicKey> {
@@ -154,13 +174,13 @@ fn warn_if_exposed(path: &std::path::Path, mode: u32) {
     }
 }
 
-/// Authenticates as `config.username`, or explains why not.
+/// Authenticates as `config.username`, or explains why not. Says with what.
 pub async fn authenticate(
     session: &Session,
     creds: &Credentials,
     config: &Config,
     target: &str,
-) -> Result<(), Error> {
+) -> Result<String, Error> {
     let user = config.username.as_str();
     let methods = session
         .auth_methods(user)
@@ -171,7 +191,7 @@ pub async fn authenticate(
         })?
         .to_string();
     if session.authenticated() {
-        return Ok(());
+        return Ok("no key needed (the server asked for none)".into());
     }
     debug!("server accepts: {methods}");
     let mut tried = Vec::new();
@@ -187,7 +207,7 @@ pub async fn authenticate(
         {
             Ok(()) if session.authenticated() => {
                 debug!("authenticated with {}", key.label());
-                return Ok(());
+                return Ok(accepted(key.label(), &tried));
             }
             Ok(()) => tried.push(key.label()),
             Err(e) => match ssh2_code(&e) {
@@ -231,7 +251,9 @@ pub async fn authenticate(
 
     if creds.agent && std::env::var_os("SSH_AUTH_SOCK").is_some_and(|s| !s.is_empty()) {
         match try_agent(session, user).await {
-            Ok(AgentOutcome::Authenticated) => return Ok(()),
+            Ok(AgentOutcome::Authenticated(comment)) => {
+                return Ok(accepted(format!("the ssh-agent's key '{comment}'"), &tried));
+            }
             Ok(AgentOutcome::Rejected(0)) => tried.push("the ssh-agent (it holds no keys)".into()),
             Ok(AgentOutcome::Rejected(n)) => tried.push(format!("{n} key(s) of the ssh-agent")),
             Err(detail) => {
@@ -243,8 +265,17 @@ pub async fn authenticate(
     Err(failure(creds, config, target, tried))
 }
 
+/// "key … accepted", and what was refused before it.
+fn accepted(with: String, tried: &[String]) -> String {
+    match tried {
+        [] => format!("{with} accepted"),
+        tried => format!("{with} accepted, after {} refused", tried.join(", ")),
+    }
+}
+
 enum AgentOutcome {
-    Authenticated,
+    /// By the key with this comment.
+    Authenticated(String),
     Rejected(usize),
 }
 
@@ -258,7 +289,7 @@ async fn try_agent(session: &Session, user: &str) -> Result<AgentOutcome, String
         if agent.userauth(user, identity).await.is_ok() && session.authenticated() {
             debug!("authenticated with the agent's key {}", identity.comment());
             let _ = agent.disconnect().await;
-            return Ok(AgentOutcome::Authenticated);
+            return Ok(AgentOutcome::Authenticated(identity.comment().to_string()));
         }
     }
     let _ = agent.disconnect().await;

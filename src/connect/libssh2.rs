@@ -60,11 +60,20 @@ pub async fn prefer_host_key_algorithms(
 /// At DEBUG, what the handshake agreed on.
 pub fn log_algorithms(session: &Session) {
     if log::enabled(Level::Debug) {
-        let kex = session.methods(MethodType::Kex).unwrap_or("?");
-        let host_key = session.methods(MethodType::HostKey).unwrap_or("?");
-        let cipher = session.methods(MethodType::CryptCs).unwrap_or("?");
-        debug!("negotiated kex {kex}, host key {host_key}, cipher {cipher}");
+        debug!("negotiated {}", algorithms(session));
     }
+}
+
+/// What the handshake agreed on, in a few words.
+pub fn algorithms(session: &Session) -> String {
+    let method = |kind| session.methods(kind).unwrap_or("?");
+    format!(
+        "kex {}, host key {}, cipher {}, mac {}",
+        method(MethodType::Kex),
+        method(MethodType::HostKey),
+        method(MethodType::CryptCs),
+        method(MethodType::MacCs)
+    )
 }
 
 pub fn handshake_error(target: &str, e: async_ssh2_lite::Error) -> Error {

@@ -9,6 +9,7 @@ pub mod auth;
 mod jump;
 pub mod libssh2;
 mod proxy_command;
+pub mod report;
 pub mod socket;
 mod stream;
 mod tcp;
@@ -30,6 +31,7 @@ use auth::Credentials;
 use jump::JumpLink;
 use libssh2::{Channel, Session, handshake_error};
 use proxy_command::ProxyCommand;
+use report::{Observer, Silent, Step};
 use socket::SshSocket;
 use stream::{LocalStream, Stream};
 
@@ -90,6 +92,7 @@ pub struct Dialer<'a> {
     /// The jump hosts, nearest first, then the MCP server.
     legs: Vec<Leg<'a>>,
     companions: &'a Rc<Companions>,
+    observer: &'a dyn Observer,
 }
 
 impl<'a> Dialer<'a> {
@@ -100,12 +103,25 @@ impl<'a> Dialer<'a> {
         config: &'a Config,
         companions: &'a Rc<Companions>,
     ) -> Result<Dialer<'a>, Error> {
+        Dialer::prepare_reporting(config, companions, &Silent).await
+    }
+
+    /// [`Dialer::prepare`], reporting each step to `observer`.
+    pub async fn prepare_reporting(
+        config: &'a Config,
+        companions: &'a Rc<Companions>,
+        observer: &'a dyn Observer,
+    ) -> Result<Dialer<'a>, Error> {
         let credentials = Credentials::prepare(config)?;
+        observer.step(Step::Keys {
+            client_key: credentials.describe_client_key(),
+            others: credentials.other_keys(),
+        });
         let mut legs = Vec::new();
         for hop in config.hops() {
             let credentials = credentials.for_hop(hop);
-            let trust = Trust::establish(hop, None).await?;
             let label = format!("{JUMP_HOST}{}", address::host_port(&hop.host, hop.port));
+            let trust = trust_for(hop, None, observer, &label).await?;
             legs.push(Leg {
                 config: hop,
                 credentials,
@@ -113,14 +129,19 @@ impl<'a> Dialer<'a> {
                 label,
             });
         }
-        let trust = Trust::establish(config, credentials.public_key()).await?;
+        let label = address::host_port(&config.host, config.port);
+        let trust = trust_for(config, credentials.public_key(), observer, &label).await?;
         legs.push(Leg {
             config,
             credentials,
             trust,
-            label: address::host_port(&config.host, config.port),
+            label,
         });
-        Ok(Dialer { legs, companions })
+        Ok(Dialer {
+            legs,
+            companions,
+            observer,
+        })
     }
 
     /// Opens the session and its channel, or says exactly why not.
@@ -137,6 +158,10 @@ impl<'a> Dialer<'a> {
                 .open(hop, Some(next), through.take(), &mut carriers)
                 .await?;
             debug!("connected to {} as '{}'", hop.label, hop.config.username);
+            self.observer.step(Step::Forwarded {
+                leg: &hop.label,
+                to: next.name(),
+            });
             let (ours, theirs) = stream::pair().map_err(|source| Error::Connect {
                 target: hop.label.clone(),
                 source,
@@ -212,7 +237,14 @@ impl<'a> Dialer<'a> {
                             libssh2::describe(&e)
                         )),
                     })?,
-                None => open_channel(&session, &config.remote).await?,
+                None => {
+                    let channel = open_channel(&session, &config.remote).await?;
+                    self.observer.step(Step::Channel {
+                        leg: &leg.label,
+                        what: config.remote.describe(),
+                    });
+                    channel
+                }
             };
             Ok::<_, Error>((session, channel, socket))
         };
@@ -235,8 +267,12 @@ impl<'a> Dialer<'a> {
         let config = leg.config;
         match &config.proxy {
             Proxy::Command { command, .. } => {
-                let (command, local) = ProxyCommand::spawn(command, self.companions)?;
-                carriers.command = Some(command);
+                let (spawned, local) = ProxyCommand::spawn(command, self.companions)?;
+                carriers.command = Some(spawned);
+                self.observer.step(Step::Connected {
+                    leg: &leg.label,
+                    how: format!("through ProxyCommand '{command}'"),
+                });
                 local_socket(local, &leg.label)
             }
             // A jump host is never first: its own route comes before it.
@@ -248,6 +284,7 @@ impl<'a> Dialer<'a> {
                     config.tcp,
                     config.liveness().dead_after(),
                     &leg.label,
+                    self.observer,
                 )
                 .await?;
                 let stream = Async::new(Stream::Tcp(stream)).map_err(|source| Error::Connect {
@@ -287,14 +324,44 @@ impl<'a> Dialer<'a> {
             .await
             .map_err(|e| handshake_error(label, e))?;
         libssh2::log_algorithms(&session);
+        self.observer.step(Step::Handshake {
+            leg: label,
+            banner: session.banner().unwrap_or("?").to_string(),
+            algorithms: libssh2::algorithms(&session),
+        });
         let (blob, _) = session.host_key().ok_or_else(|| Error::Handshake {
             target: label.clone(),
             detail: "the server presented no host key".into(),
         })?;
-        trust.verify(blob, config.host_key_name(), config.port, label)?;
-        auth::authenticate(&session, credentials, config, label).await?;
+        let how = trust.verify(blob, config.host_key_name(), config.port, label)?;
+        self.observer.step(Step::HostKey {
+            leg: label,
+            key: crate::host_key::describe_key(blob),
+            how,
+        });
+        let how = auth::authenticate(&session, credentials, config, label).await?;
+        self.observer.step(Step::Authenticated { leg: label, how });
         Ok(session)
     }
+}
+
+/// Establishes the trust in one server's host key, and reports it; a run
+/// that may not write files gets a trust that writes none.
+async fn trust_for(
+    config: &Config,
+    client_public: Option<&crate::keys::PublicKey>,
+    observer: &dyn Observer,
+    label: &str,
+) -> Result<Trust, Error> {
+    let mut trust = Trust::establish(config, client_public).await?;
+    observer.step(Step::Trust {
+        leg: label,
+        how: trust.describe(),
+    });
+    if !observer.may_write() {
+        trust.without_writes();
+    }
+    Ok(trust)
 }
 
 /// Our end of a socket pair, as the socket of a session.

@@ -9,6 +9,7 @@ use smol::Async;
 use smol::future::FutureExt;
 
 use crate::config::{AddressFamily, Tcp};
+use crate::connect::report::{Observer, Step};
 use crate::debug;
 use crate::error::Error;
 
@@ -21,6 +22,7 @@ pub async fn connect(
     tcp: Tcp,
     dead_after: Option<Duration>,
     target: &str,
+    observer: &dyn Observer,
 ) -> Result<TcpStream, Error> {
     let addrs: Vec<SocketAddr> =
         smol::net::resolve((host, port))
@@ -48,6 +50,10 @@ pub async fn connect(
             source: io::Error::new(io::ErrorKind::NotFound, detail),
         });
     }
+    observer.step(Step::Resolved {
+        leg: target,
+        addrs: &addrs,
+    });
     let mut last_error = None;
     for addr in addrs {
         debug!("connecting to {addr}");
@@ -59,6 +65,10 @@ pub async fn connect(
             Ok(stream) => {
                 // Interactive request/response traffic: do not hold back small writes.
                 let _ = stream.get_ref().set_nodelay(true);
+                observer.step(Step::Connected {
+                    leg: target,
+                    how: format!("connected to {addr}"),
+                });
                 if let (true, Some(limit)) = (tcp.keepalive, dead_after) {
                     tcp_liveness(stream.get_ref(), limit);
                 }

@@ -29,6 +29,11 @@ impl Acceptance {
         }
     }
 
+    /// What asked for accept-new (the flag, or the SSH config's line).
+    pub(super) fn by(&self) -> &str {
+        &self.policy.by
+    }
+
     /// Whether this run already accepted this key.
     pub(super) fn accepted(&self, blob: &[u8]) -> bool {
         self.accepted.borrow().iter().any(|k| k == blob)

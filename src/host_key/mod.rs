@@ -106,9 +106,40 @@ impl Trust {
         }
     }
 
+    /// What this trust rests on, in a few words (for `doctor`).
+    pub fn describe(&self) -> String {
+        match self {
+            Trust::KnownHosts { known, .. } => format!("known_hosts {}", known.path().display()),
+            Trust::KeyServer { key, url, pin_to } => {
+                let pin = match &*pin_to.borrow() {
+                    Some(pins) => format!("not pinned yet in {}", pins.display()),
+                    None => "matches its pin".into(),
+                };
+                format!("{url} answered {}; {pin}", describe_key(&key.blob))
+            }
+            Trust::Anyone => "host key checking is disabled".into(),
+        }
+    }
+
+    /// Makes the check leave every file alone: no accept-new, no pin.
+    pub fn without_writes(&mut self) {
+        match self {
+            Trust::KnownHosts { accept_new, .. } => *accept_new = None,
+            Trust::KeyServer { pin_to, .. } => *pin_to.get_mut() = None,
+            Trust::Anyone => {}
+        }
+    }
+
     /// Checks the key the server presented in the handshake; any doubt is a
     /// refusal. In key-server mode a first successful check writes the pin.
-    pub fn verify(&self, blob: &[u8], host: &str, port: u16, target: &str) -> Result<(), Error> {
+    /// Says how the key was trusted.
+    pub fn verify(
+        &self,
+        blob: &[u8],
+        host: &str,
+        port: u16,
+        target: &str,
+    ) -> Result<String, Error> {
         match self {
             Trust::KnownHosts { known, accept_new } => {
                 match (
@@ -118,14 +149,21 @@ impl Trust {
                     (Err(Error::UnknownHostKey { .. }), Some(acceptance))
                         if acceptance.accepted(blob) =>
                     {
-                        Ok(())
+                        Ok(format!(
+                            "accepted earlier in this run ({})",
+                            acceptance.by()
+                        ))
                     }
                     // Known by no key at all: a changed key stays refused.
                     (Err(Error::UnknownHostKey { .. }), Some(acceptance))
                         if known.keys_for(host, port).is_empty() =>
                     {
                         acceptance.accept(known.path(), host, port, blob);
-                        Ok(())
+                        Ok(format!(
+                            "new, added to {} ({})",
+                            known.path().display(),
+                            acceptance.by()
+                        ))
                     }
                     (outcome, _) => outcome,
                 }
@@ -144,14 +182,18 @@ impl Trust {
                     describe_key(blob)
                 );
                 let pin_to = pin_to.borrow_mut().take();
+                let mut how = format!("matches the answer of {url}");
                 if let Some(pins) = &pin_to {
                     match pin::pin(pins, host, port, key) {
-                        Ok(()) => info!(
-                            "pinned the host key of {} ({}) in {}",
-                            known_hosts::lookup_name(host, port),
-                            key.fingerprint(),
-                            pins.display()
-                        ),
+                        Ok(()) => {
+                            how.push_str(&format!(", pinned now in {}", pins.display()));
+                            info!(
+                                "pinned the host key of {} ({}) in {}",
+                                known_hosts::lookup_name(host, port),
+                                key.fingerprint(),
+                                pins.display()
+                            )
+                        }
                         // Not fatal: this session is verified; only the next
                         // start loses the comparison, and we say so.
                         Err(e) => warn!(
@@ -160,9 +202,9 @@ impl Trust {
                         ),
                     }
                 }
-                Ok(())
+                Ok(how)
             }
-            Trust::Anyone => Ok(()),
+            Trust::Anyone => Ok("not checked (host key checking is disabled)".into()),
         }
     }
 }
@@ -208,16 +250,14 @@ fn verify_known_hosts(
     host: &str,
     port: u16,
     target: &str,
-) -> Result<(), Error> {
+) -> Result<String, Error> {
     let key_type = wire::key_type(blob).unwrap_or_else(|| "unknown".into());
     let fingerprint = wire::fingerprint(blob);
     match known.check(host, port, blob) {
         Verdict::Trusted { line } => {
-            debug!(
-                "host key {key_type} {fingerprint} matches {} line {line}",
-                known.path().display()
-            );
-            Ok(())
+            let how = format!("found in {} line {line}", known.path().display());
+            debug!("host key {key_type} {fingerprint} {how}");
+            Ok(how)
         }
         Verdict::Revoked { line } => Err(Error::RevokedHostKey {
             target: target.to_string(),
@@ -260,7 +300,7 @@ fn verify_known_hosts(
 }
 
 /// "ssh-ed25519 SHA256:…", as users compare keys.
-fn describe_key(blob: &[u8]) -> String {
+pub fn describe_key(blob: &[u8]) -> String {
     format!(
         "{} {}",
         wire::key_type(blob).unwrap_or_else(|| "unknown".into()),

@@ -363,7 +363,7 @@ impl Link {
 }
 
 /// Runs a closing step, giving up after [`CLOSE_TIMEOUT`].
-async fn bounded<T>(
+pub(crate) async fn bounded<T>(
     step: impl std::future::Future<Output = Result<T, async_ssh2_lite::Error>>,
     what: &str,
 ) {

@@ -31,6 +31,18 @@ const PROBE_VARIABLE: &str = "M2M_MCP_SERVER_SSH_CLIENT_PROBE";
 /// libssh2's code for a channel request the server refused.
 const REQUEST_DENIED: i32 = -22;
 
+/// Sends the probe a session sends and waits for the server's answer
+/// (accepted or refused, both are answers); what failed, if it did not come.
+pub async fn probe(channel: &mut Channel) -> Result<(), String> {
+    match channel.setenv(PROBE_VARIABLE, "1").await {
+        Ok(()) => Ok(()),
+        Err(async_ssh2_lite::Error::Ssh2(e)) if e.code() == ErrorCode::Session(REQUEST_DENIED) => {
+            Ok(())
+        }
+        Err(e) => Err(describe(&e)),
+    }
+}
+
 /// The signs of one connection's health.
 pub(super) struct Watchdog {
     liveness: Liveness,

@@ -29,8 +29,8 @@
 mod alarm;
 mod backoff;
 mod ending;
-mod link;
-mod liveness;
+pub(crate) mod link;
+pub(crate) mod liveness;
 mod reconnect;
 pub mod remote_output;
 pub(crate) mod signals;

@@ -4,8 +4,10 @@ mod support;
 
 mod auth;
 mod compat;
+mod doctor;
 mod endings;
 mod hardening;
+mod host_apps;
 mod host_keys;
 mod key_server;
 mod peer;

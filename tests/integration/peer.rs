@@ -306,3 +306,63 @@ fn after_a_cut_the_peer_serves_tool_calls_again_and_the_host_sees_only_the_error
     assert_eq!(String::from_utf8_lossy(&rest), "");
     assert_eq!(proxy.connections(), 2);
 }
+
+#[test]
+fn doctor_against_the_peer_shows_its_key_server_and_pins_only_with_fix() {
+    let peer = Peer::with_key_server();
+    let home = Home::empty();
+    keygen(&home.key, "ed25519", "");
+    let pins = home
+        .dir
+        .path()
+        .join(".ssh/m2m_mcp_server_ssh_client_known_hosts");
+    let mut cmd = key_server_client(&home, &peer);
+    cmd.arg("--client-key").arg(&home.key);
+    let output = run(doctor(cmd, &[]), b"");
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{report}\n{}", peer.log());
+    let url = format!("http://127.0.0.1:{}", peer.key_port.unwrap());
+    let fingerprint = fingerprint(&peer.host_key);
+    let line = |step: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with(&format!("ok   {step} ")))
+            .unwrap_or_else(|| panic!("no {step}: {report}"))
+            .to_string()
+    };
+    assert!(
+        line("key server").ends_with(&format!(
+            "{url} answered ssh-ed25519 {fingerprint}; not pinned yet in {}",
+            pins.display()
+        )),
+        "{report}"
+    );
+    assert!(
+        line("host key").ends_with(&format!(
+            "ssh-ed25519 {fingerprint} matches the answer of {url}"
+        )),
+        "{report}"
+    );
+    assert!(
+        line("initialize").ends_with("server fixture 1.30.0, protocol 2025-06-18"),
+        "{report}"
+    );
+    assert!(!pins.exists(), "doctor pinned without --fix");
+
+    let mut cmd = key_server_client(&home, &peer);
+    cmd.arg("--client-key").arg(&home.key);
+    let output = run(doctor(cmd, &["--fix"]), b"");
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains(&format!(
+            "ssh-ed25519 {fingerprint} matches the answer of {url}, pinned now in {}",
+            pins.display()
+        )),
+        "{report}"
+    );
+    assert_eq!(
+        fs::read_to_string(&pins).unwrap(),
+        peer.known_hosts_line() + "\n"
+    );
+}

@@ -11,7 +11,7 @@ use crate::support::*;
 
 /// An sshd that serves no session, only forwarding, and logs each
 /// `direct-tcpip` request it serves.
-fn jump_host() -> Sshd {
+pub(crate) fn jump_host() -> Sshd {
     Sshd::start_with(SshdOptions {
         force_command: None,
         extra: vec!["AllowTcpForwarding yes".into(), "LogLevel DEBUG1".into()],
@@ -26,7 +26,7 @@ fn forwarded_to(jump: &Sshd, port: u16) -> bool {
 }
 
 /// `home`'s key authorized on each server, and every server in its known_hosts.
-fn trust_all(home: &Home, servers: &[&Sshd]) {
+pub(crate) fn trust_all(home: &Home, servers: &[&Sshd]) {
     let public = public_line(&home.key.to_string_lossy());
     let mut lines = String::new();
     for sshd in servers.iter().skip(1) {
@@ -39,7 +39,7 @@ fn trust_all(home: &Home, servers: &[&Sshd]) {
 
 /// Our client for `sshd` as the host `target`, which the SSH config sends
 /// through `jump`.
-fn through_jump(home: &Home, sshd: &Sshd, jump: &Sshd) -> Command {
+pub(crate) fn through_jump(home: &Home, sshd: &Sshd, jump: &Sshd) -> Command {
     home.write_ssh_config(&format!(
         "Host target\n  HostName 127.0.0.1\n  ProxyJump {}@127.0.0.1:{}\n",
         jump.user, jump.port

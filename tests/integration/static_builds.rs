@@ -63,9 +63,8 @@ const ARMV6: StaticBuild = StaticBuild {
     machine: EM_ARM,
     // Not the 2.2 MB: ARMv6 has no Thumb-2, so it cannot shrink as
     // armv7 did (README, "Building small"). This ceiling, 2 % over what it
-    // measures (with ProxyJump and ProxyCommand), keeps it from growing
-    // unnoticed.
-    budget: 2_585_000,
+    // measures (with `doctor` and `config`), keeps it from growing unnoticed.
+    budget: 2_675_000,
     // Raspberry Pi Zero and 1.
     launcher: &["qemu-arm-static", "-cpu", "arm1176"],
 };

@@ -448,6 +448,20 @@ impl Home {
     }
 }
 
+/// `doctor` with the arguments and environment of the session `client`,
+/// its own flags `extra` first.
+pub fn doctor(client: Command, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(client.get_program());
+    cmd.arg("doctor").args(extra).args(client.get_args());
+    for (name, value) in client.get_envs() {
+        match value {
+            Some(value) => cmd.env(name, value),
+            None => cmd.env_remove(name),
+        };
+    }
+    cmd
+}
+
 /// A short session: initialize and one tool call.
 pub fn session_input() -> String {
     format!(
