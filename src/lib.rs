@@ -19,7 +19,9 @@
 //!
 //! The subcommands sit beside the session: `doctor` drives `connect` (which
 //! reports each step to it) and the relay's keepalive probe; `host_apps`
-//! writes the entry that starts a session.
+//! writes the entry that starts a session. In a session only the relay
+//! writes to stdout; the subcommands, which are no MCP session, print their
+//! reports there.
 //!
 //! Imports run one way: `doctor` → `relay` → `mcp` and `connect`; `connect` →
 //! `host_key` → `keys`; `config` → `ssh_config`; all may use `config`,

@@ -84,7 +84,7 @@ pub fn fatal(args: fmt::Arguments<'_>) {
 /// tabs and, if `newlines`, line ends kept: much of what we print comes
 /// from the remote, a key server or the command line, and none of it may
 /// move the cursor, repaint a terminal or fake a line of ours.
-fn visible(args: fmt::Arguments<'_>, newlines: bool) -> String {
+pub(crate) fn visible(args: fmt::Arguments<'_>, newlines: bool) -> String {
     struct Escaping<'a> {
         out: &'a mut String,
         newlines: bool,

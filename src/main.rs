@@ -1,9 +1,14 @@
 //! Wiring only: flags → Config → one event loop → one line on stderr and an
 //! exit code. `doctor` and `config` take the same flags after their own.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "an Error is built at most once per run, on the way out; its size costs nothing"
+)]
+
 use std::process::ExitCode;
 
-use m2m_mcp_server_ssh_client::cli::{self, EarlyExit};
+use m2m_mcp_server_ssh_client::cli::{self, Args, EarlyExit};
 use m2m_mcp_server_ssh_client::config::{Agent, Config};
 use m2m_mcp_server_ssh_client::{Error, doctor, host_apps, log, ssh_config};
 
@@ -23,16 +28,22 @@ fn main() -> ExitCode {
                 Ok(split) => split,
                 Err(EarlyExit(code)) => return ExitCode::from(code),
             };
-            let config = match configure(&[NAME, "doctor"], raw, options.log_level()) {
-                Ok(config) => config,
+            let args = match parse(&[NAME, "doctor"], raw) {
+                Ok(args) => args,
                 Err(code) => return code,
             };
-            ExitCode::from(smol::block_on(doctor::run(&config, &options)))
+            // What the flags come to, or why not, is doctor's first step.
+            let config = settle(args, options.log_level());
+            ExitCode::from(smol::block_on(doctor::run(config, &options)))
         }
         _ => {
-            let config = match configure(&[NAME], raw, None) {
-                Ok(config) => config,
+            let args = match parse(&[NAME], raw) {
+                Ok(args) => args,
                 Err(code) => return code,
+            };
+            let config = match settle(args, None) {
+                Ok(config) => config,
+                Err(e) => return fail(&e),
             };
             match smol::block_on(m2m_mcp_server_ssh_client::run(&config)) {
                 Ok(_) => ExitCode::SUCCESS,
@@ -42,24 +53,27 @@ fn main() -> ExitCode {
     }
 }
 
-/// The flags, validated and completed by the SSH config. `quiet` is the
-/// log level to use when the flags do not name one.
-fn configure(command: &[&str], raw: Vec<String>, quiet: Option<&str>) -> Result<Config, ExitCode> {
-    let env = |name: &str| std::env::var(name).ok();
-    let mut args = cli::parse(command, raw).map_err(|EarlyExit(code)| ExitCode::from(code))?;
+/// The flags; `--help`, `--version` and argh's usage errors end here.
+fn parse(command: &[&str], raw: Vec<String>) -> Result<Args, ExitCode> {
+    let args = cli::parse(command, raw).map_err(|EarlyExit(code)| ExitCode::from(code))?;
     if args.version {
         println!("{NAME} {}", env!("CARGO_PKG_VERSION"));
         return Err(ExitCode::SUCCESS);
     }
+    Ok(args)
+}
+
+/// The flags, validated and completed by the SSH config. `quiet` is the
+/// log level to use when the flags do not name one.
+fn settle(mut args: Args, quiet: Option<&str>) -> Result<Config, Error> {
+    let env = |name: &str| std::env::var(name).ok();
     if let Some(level) = quiet {
         args.log_level = level.to_string();
     }
-    let config = Config::from_args(args, env).map_err(|e| fail(&e))?;
+    let config = Config::from_args(args, env)?;
     // Before the SSH config is read, so that its DEBUG lines are seen.
     log::set_level(config.log_level);
-    let config = config
-        .with_ssh_config(&ssh_config::Local::current(env))
-        .map_err(|e| fail(&e))?;
+    let config = config.with_ssh_config(&ssh_config::Local::current(env))?;
     // libssh2 finds the agent through SSH_AUTH_SOCK, and its binding has no
     // way to name another socket: the one IdentityAgent names goes there.
     if let Agent::Socket(path) = &config.identities.agent {

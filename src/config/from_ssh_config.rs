@@ -215,13 +215,13 @@ impl Config {
         Ok(())
     }
 
-    /// The name the server's host key is looked up under.
     /// Logs what the SSH config set, and keeps it for `doctor`.
     fn note(&mut self, what: String) {
         debug!("{what}");
         self.from_ssh_config.push(what);
     }
 
+    /// The name the server's host key is looked up under.
     pub fn host_key_name(&self) -> &str {
         self.host_key_alias.as_deref().unwrap_or(&self.host)
     }

@@ -235,6 +235,7 @@ impl std::fmt::Debug for Config {
             .field("identities", &self.identities)
             .field("tcp", &self.tcp)
             .field("algorithms", &self.algorithms)
+            .field("from_ssh_config", &self.from_ssh_config)
             .finish()
     }
 }

@@ -83,7 +83,7 @@ impl Leg<'_> {
 }
 
 /// How messages name a jump host, before its `host:port`.
-const JUMP_HOST: &str = "jump host ";
+pub const JUMP_HOST: &str = "jump host ";
 
 /// Opens connections, the first and every reconnection alike, with the
 /// trust and credentials decided once at start: the key server is asked

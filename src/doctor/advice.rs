@@ -1,7 +1,9 @@
 //! Which step an error belongs to, and what the user does about it: the
 //! exact line to append, the key to authorise, the flag to add.
 
+use crate::address;
 use crate::config::{Config, HostKeyPolicy, PASSPHRASE_ENV, Remote};
+use crate::connect::JUMP_HOST;
 use crate::error::Error;
 use crate::host_key::known_hosts;
 
@@ -70,6 +72,13 @@ fn next_after(last: Option<&'static str>) -> &'static str {
     }
 }
 
+/// What to do when the flags or the SSH config make no sense.
+pub fn configuration() -> Vec<String> {
+    vec![
+        "fix the flag or the SSH config line the message names (the session would stop there too), then run doctor again".into(),
+    ]
+}
+
 /// What to do about `e`, one instruction per line (lines after the first
 /// continue it).
 pub fn advice(e: &Error, config: &Config, default_key_missing: bool) -> Vec<String> {
@@ -90,12 +99,15 @@ pub fn advice(e: &Error, config: &Config, default_key_missing: bool) -> Vec<Stri
             "or run doctor again with --fix (it shows the fingerprint and asks)".into(),
         ],
         Error::ChangedHostKey {
-            known_hosts, line, ..
+            known_hosts,
+            line,
+            target,
+            ..
         } => vec![
             format!(
                 "if the server was reinstalled, delete line {line} of {} ({}), {again}; if not, do not connect: someone may be intercepting the connection",
                 known_hosts.display(),
-                remove_command(config, known_hosts)
+                remove_command(config, target, known_hosts)
             ),
         ],
         Error::RevokedHostKey {
@@ -107,7 +119,7 @@ pub fn advice(e: &Error, config: &Config, default_key_missing: bool) -> Vec<Stri
         Error::PinnedKeyChanged { pins, line, .. } => vec![format!(
             "if the server was reinstalled, delete line {line} of {} ({}), {again}",
             pins.display(),
-            remove_command(config, pins)
+            remove_command(config, &address::host_port(&config.host, config.port), pins)
         )],
         Error::KeyServerKeyMismatch { .. } => vec![
             "the key server and the SSH server disagree: check that --key-server-url or --key-server-port names the key server of this very server".into(),
@@ -115,8 +127,9 @@ pub fn advice(e: &Error, config: &Config, default_key_missing: bool) -> Vec<Stri
         Error::Authentication {
             username,
             public_key,
+            target,
             ..
-        } => authentication(config, username, public_key.as_deref()),
+        } => authentication(config, target, username, public_key.as_deref()),
         Error::ConnectionRefused { target } => vec![format!(
             "nothing accepts connections at {target}: check --host and --port ({}) and that the server is running",
             default_port(config)
@@ -173,8 +186,15 @@ pub fn advice(e: &Error, config: &Config, default_key_missing: bool) -> Vec<Stri
     }
 }
 
-fn authentication(config: &Config, username: &str, public_key: Option<&str>) -> Vec<String> {
-    if matches!(config.host_keys, HostKeyPolicy::KeyServer(_)) {
+fn authentication(
+    config: &Config,
+    target: &str,
+    username: &str,
+    public_key: Option<&str>,
+) -> Vec<String> {
+    // A jump host is never the key server's: its keys are authorised as any sshd's.
+    let mcp_server = !target.starts_with(JUMP_HOST);
+    if mcp_server && matches!(config.host_keys, HostKeyPolicy::KeyServer(_)) {
         return vec![
             "the key server took our key but the SSH server refused it: check that both belong to the same m2m-mcp-server-ssh-server".into(),
         ];
@@ -190,7 +210,7 @@ fn authentication(config: &Config, username: &str, public_key: Option<&str>) -> 
         ),
         public_key.to_string(),
     ];
-    if config.remote == Remote::Shell {
+    if mcp_server && config.remote == Remote::Shell {
         lines.push(
             "or, when the server is m2m-mcp-server-ssh-server started with --run-key-server, add --use-key-server here: it registers the key"
                 .into(),
@@ -227,13 +247,22 @@ fn not_mcp(config: &Config) -> Vec<String> {
     }
 }
 
-/// `ssh-keygen -R` for this host's line in `file`.
-fn remove_command(config: &Config, file: &std::path::Path) -> String {
-    format!(
-        "ssh-keygen -R '{}' -f '{}'",
-        known_hosts::lookup_name(config.host_key_name(), config.port),
-        file.display()
-    )
+/// `ssh-keygen -R` for the line in `file` of the server `target` names
+/// (`host:port`, or a jump host's).
+fn remove_command(config: &Config, target: &str, file: &std::path::Path) -> String {
+    let server = target.trim_start_matches(JUMP_HOST);
+    let name = if server == address::host_port(&config.host, config.port) {
+        known_hosts::lookup_name(config.host_key_name(), config.port)
+    } else {
+        match server.rsplit_once(':') {
+            Some((host, port)) => {
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                known_hosts::lookup_name(host, port.parse().unwrap_or(22))
+            }
+            None => server.to_string(),
+        }
+    };
+    format!("ssh-keygen -R '{name}' -f '{}'", file.display())
 }
 
 fn default_port(config: &Config) -> &'static str {

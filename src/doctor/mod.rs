@@ -25,8 +25,10 @@ use crate::config::Config;
 use crate::connect::Dialer;
 use crate::error::Error;
 use crate::host_key::known_hosts;
+use crate::relay::signals::StopRequests;
 use recorder::Recorder;
 use render::Output;
+use smol::future::FutureExt;
 
 /// What `doctor --help` prints.
 const HELP: &str = "\
@@ -48,8 +50,10 @@ Options:
   --yes     confirm appending the host key without asking
   --help    show this help
 
-Without --fix nothing is written. Logs (default level here: WARNING) go to
-stderr; the report goes to stdout.
+Without --fix no file is written (with --use-key-server the key server is
+still asked and our key registered, as a session does). Logs (default
+level here: WARNING) go to stderr; the report goes to stdout. Stopped by a
+signal, it exits 128 + its number.
 
 Example:
   m2m-mcp-server-ssh-client doctor --host 10.0.0.5 --port 22 --command 'mcp-server'";
@@ -100,29 +104,66 @@ impl Options {
     }
 }
 
-/// Runs the checks; returns the exit code.
-pub async fn run(config: &Config, options: &Options) -> u8 {
-    let mut config = config.clone();
+/// Runs the checks on what the flags and the SSH config came to (or
+/// reports why they came to nothing); returns the exit code.
+pub async fn run(config: Result<Config, Error>, options: &Options) -> u8 {
+    let output = Output::new(options.json, io::stdout().is_terminal());
+    let mut config = match config {
+        Ok(config) => config,
+        Err(e) => {
+            let recorder = Recorder::unconfigured(output);
+            recorder.failed(&e, &advice::configuration());
+            recorder.finish(e.exit_code());
+            return e.exit_code();
+        }
+    };
     let default_key_missing = config.generate_missing_key && !config.client_key.exists();
     if !options.fix {
         config.generate_missing_key = false;
     }
-    let output = Output::new(options.json, io::stdout().is_terminal());
     let recorder = Recorder::new(&config, output, options.fix, default_key_missing);
     recorder.configuration(&config);
-    let companions = Rc::new(Companions::default());
-    let outcome = companions
-        .run(check(&config, options, &recorder, &companions))
-        .await;
-    let code = match &outcome {
-        Ok(()) => 0,
+    let mut signals = match StopRequests::install() {
+        Ok(signals) => signals,
         Err(e) => {
-            recorder.failed(e, &advice::advice(e, &config, default_key_missing));
+            recorder.failed(&e, &[]);
+            recorder.finish(e.exit_code());
+            return e.exit_code();
+        }
+    };
+    let companions = Rc::new(Companions::default());
+    // A signal ends the checks as it ends a session: what is open (a
+    // ProxyCommand's processes, the connection) is closed on the way out.
+    let stopped = async {
+        let signal = signals.next().await;
+        Err(Stop(signal))
+    };
+    let checked = async { Ok(check(&config, options, &recorder, &companions).await) };
+    let code = match companions.run(checked.or(stopped)).await {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => {
+            recorder.failed(&e, &advice::advice(&e, &config, default_key_missing));
             e.exit_code()
+        }
+        Err(Stop(signal)) => {
+            recorder.note(&format!("stopped by {signal} before the checks were done"));
+            stopped_code(signal)
         }
     };
     recorder.finish(code);
     code
+}
+
+/// The checks were stopped by this signal.
+struct Stop(&'static str);
+
+/// 128 and the signal's number, as a shell reports a command a signal ended.
+fn stopped_code(signal: &str) -> u8 {
+    match signal {
+        "SIGHUP" => 129,
+        "SIGINT" => 130,
+        _ => 143,
+    }
 }
 
 /// Connects, then checks the MCP server; appends an unknown host key and
@@ -147,7 +188,7 @@ async fn check(
     else {
         return Err(unknown);
     };
-    if !confirmed(options, recorder, &unknown) {
+    if !confirmed(options, recorder, &unknown).await {
         return Err(unknown);
     }
     known_hosts::append(path, line_to_add, 0o644).map_err(|source| Error::LocalFile {
@@ -168,7 +209,7 @@ async fn check(
 
 /// Whether the user agrees to trust the key: `--yes`, or "y" typed at a
 /// terminal after seeing the fingerprint.
-fn confirmed(options: &Options, recorder: &Recorder, unknown: &Error) -> bool {
+async fn confirmed(options: &Options, recorder: &Recorder, unknown: &Error) -> bool {
     if options.yes {
         return true;
     }
@@ -184,14 +225,21 @@ fn confirmed(options: &Options, recorder: &Recorder, unknown: &Error) -> bool {
         ..
     } = unknown
     {
-        print!(
+        // On stderr: the terminal the user types at, even when the report
+        // goes to a file.
+        eprint!(
             "the server's host key is {key_type} {fingerprint}; is that its key? append it to {} [y/N] ",
             known_hosts.display()
         );
     }
-    let _ = io::stdout().flush();
-    let mut answer = String::new();
-    let _ = stdin.lock().read_line(&mut answer);
+    let _ = io::stderr().flush();
+    // Off the event loop, so that a signal still ends the run meanwhile.
+    let answer = smol::unblock(|| {
+        let mut answer = String::new();
+        let _ = io::stdin().lock().read_line(&mut answer);
+        answer
+    })
+    .await;
     matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
 }
 

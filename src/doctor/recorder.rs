@@ -1,7 +1,7 @@
 //! Turns the connection's steps, and doctor's own, into rows: named, timed
 //! from the step before, shown as soon as they are done.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::Instant;
 
 use crate::address;
@@ -19,7 +19,7 @@ pub struct Recorder {
     key_server: bool,
     may_write: bool,
     /// The default key is not there yet (`--fix` creates it).
-    creates_key: bool,
+    creates_key: Cell<bool>,
 }
 
 struct State {
@@ -36,6 +36,27 @@ impl Recorder {
         may_write: bool,
         default_key_missing: bool,
     ) -> Recorder {
+        Recorder::with(
+            output,
+            address::host_port(&config.host, config.port),
+            matches!(config.host_keys, HostKeyPolicy::KeyServer(_)),
+            may_write,
+            default_key_missing && may_write,
+        )
+    }
+
+    /// A report for a run whose flags or SSH config came to nothing.
+    pub fn unconfigured(output: Output) -> Recorder {
+        Recorder::with(output, String::new(), false, false, false)
+    }
+
+    fn with(
+        output: Output,
+        target: String,
+        key_server: bool,
+        may_write: bool,
+        creates_key: bool,
+    ) -> Recorder {
         let now = Instant::now();
         Recorder {
             state: RefCell::new(State {
@@ -44,10 +65,10 @@ impl Recorder {
                 last: now,
                 started: now,
             }),
-            target: address::host_port(&config.host, config.port),
-            key_server: matches!(config.host_keys, HostKeyPolicy::KeyServer(_)),
+            target,
+            key_server,
             may_write,
-            creates_key: default_key_missing && may_write,
+            creates_key: Cell::new(creates_key),
         }
     }
 
@@ -116,7 +137,7 @@ impl Observer for Recorder {
         match step {
             Step::Keys { client_key, others } => {
                 let mut detail = client_key;
-                if self.creates_key {
+                if self.creates_key.replace(false) {
                     detail.push_str(", created now (--fix)");
                 }
                 if others > 0 {

@@ -25,6 +25,7 @@ use crate::doctor::render::millis;
 use crate::error::Error;
 use crate::relay::link::bounded;
 use crate::relay::liveness;
+use crate::relay::remote_output::StderrLines;
 
 /// How long the server may take to answer one request. Servers started on
 /// demand (`npx`, `uvx`) can take many seconds to answer `initialize` the
@@ -38,9 +39,10 @@ const PROTOCOL_VERSION: &str = "2025-06-18";
 /// Pages followed per list; a server that keeps answering a `nextCursor`
 /// beyond this is counted as far as read.
 const MAX_PAGES: usize = 100;
-/// Lines of the remote's own output kept to show when it fails.
+/// Lines of the remote's own output kept to show when it fails: its last
+/// words (an error and its cause) without flooding the report.
 const PRINTED_KEPT: usize = 6;
-/// Characters kept of each such line.
+/// Characters kept of each such line: a line of the report stays readable.
 const PRINTED_WIDTH: usize = 200;
 /// Longest line we wait for the end of: far beyond any list a server
 /// answers, and a bound on what a remote that never ends its line costs.
@@ -191,8 +193,9 @@ struct Remote {
     err: AsyncStream<SshSocket>,
     /// Stdout bytes after the last complete line.
     pending: Vec<u8>,
-    /// Stderr bytes after the last complete line.
-    pending_err: Vec<u8>,
+    /// How much of `pending` is known to hold no newline.
+    scanned: usize,
+    stderr_lines: StderrLines,
     out_eof: bool,
     err_eof: bool,
     /// The remote's last lines that were not ours to read (stderr, and
@@ -211,7 +214,8 @@ impl Remote {
             out,
             err,
             pending: Vec::new(),
-            pending_err: Vec::new(),
+            scanned: 0,
+            stderr_lines: StderrLines::default(),
             out_eof: false,
             err_eof: false,
             printed: Vec::new(),
@@ -235,6 +239,10 @@ impl Remote {
         .await?;
         let deadline = Instant::now() + ANSWER_TIMEOUT;
         loop {
+            // A remote that talks without ever answering is bounded too.
+            if Instant::now() >= deadline {
+                return Err(Failure::TimedOut);
+            }
             let line = self.next_line(deadline).await?;
             let Ok(Value::Object(message)) = json::from_str::<Value>(&line) else {
                 self.remember(&line);
@@ -294,6 +302,9 @@ impl Remote {
         let deadline = Instant::now() + ANSWER_TIMEOUT;
         let mut written = 0;
         while written < bytes.len() {
+            if Instant::now() >= deadline {
+                return Err(Failure::TimedOut);
+            }
             let rest = &bytes[written..];
             match attempt(&mut self.out, |s, cx| Pin::new(s).poll_write(cx, rest)) {
                 Ok(n) => written += n,
@@ -312,15 +323,25 @@ impl Remote {
     async fn next_line(&mut self, deadline: Instant) -> Result<String, Failure> {
         let mut rechecked = false;
         loop {
-            if let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
+            let unscanned = &self.pending[self.scanned..];
+            if let Some(at) = memchr::memchr(b'\n', unscanned) {
+                let end = self.scanned + at;
                 let line: Vec<u8> = self.pending.drain(..=end).collect();
+                self.scanned = 0;
                 return Ok(String::from_utf8_lossy(&line).trim_end().to_string());
             }
+            self.scanned = self.pending.len();
             if self.out_eof {
+                // A last line without its newline is still what it printed.
+                let rest = std::mem::take(&mut self.pending);
+                self.remember(&String::from_utf8_lossy(&rest));
                 return Err(Failure::Ended);
             }
             if self.pending.len() > MAX_LINE {
                 return Err(Failure::TooLong);
+            }
+            if Instant::now() >= deadline {
+                return Err(Failure::TimedOut);
             }
             if self.read_pass()? {
                 rechecked = false;
@@ -333,6 +354,7 @@ impl Remote {
                 continue;
             }
             self.wait(deadline).await?;
+            rechecked = false;
         }
     }
 
@@ -356,23 +378,24 @@ impl Remote {
         }
         if !self.err_eof {
             let chunk = &mut self.chunk;
+            let mut lines = Vec::new();
             match attempt(&mut self.err, |s, cx| Pin::new(s).poll_read(cx, chunk)) {
                 Ok(0) => {
                     self.err_eof = true;
-                    let rest = std::mem::take(&mut self.pending_err);
-                    self.remember(&String::from_utf8_lossy(&rest));
+                    self.stderr_lines.finish(|line| lines.push(line.to_vec()));
                     progress = true;
                 }
                 Ok(n) => {
-                    self.pending_err.extend_from_slice(&self.chunk[..n]);
-                    while let Some(end) = self.pending_err.iter().position(|&b| b == b'\n') {
-                        let line: Vec<u8> = self.pending_err.drain(..=end).collect();
-                        self.remember(&String::from_utf8_lossy(&line));
-                    }
+                    let data = &self.chunk[..n];
+                    self.stderr_lines
+                        .push(data, |line| lines.push(line.to_vec()));
                     progress = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(Failure::Io(e)),
+            }
+            for line in lines {
+                self.remember(&String::from_utf8_lossy(&line));
             }
         }
         Ok(progress)
@@ -380,6 +403,9 @@ impl Remote {
 
     /// Waits until the socket can move libssh2 on, or the deadline.
     async fn wait(&self, deadline: Instant) -> Result<(), Failure> {
+        if Instant::now() >= deadline {
+            return Err(Failure::TimedOut);
+        }
         let directions = self.connection.session.block_directions();
         let socket = &self.connection.socket;
         async { socket.ready(directions).await.map_err(Failure::Io) }
@@ -423,10 +449,6 @@ impl Remote {
     /// answered, silence or an end means it is not an MCP server.
     fn failed(&self, what: &str, failure: Failure, first: bool) -> Error {
         match failure {
-            Failure::TimedOut if first => self.not_mcp(format!(
-                "no answer to {what} within {} s",
-                ANSWER_TIMEOUT.as_secs()
-            )),
             Failure::Ended if first => {
                 let status = match self.connection.channel.exit_status() {
                     Ok(status) if status != 0 => format!(" (exit status {status})"),

@@ -146,9 +146,11 @@ pub fn millis(us: u64) -> String {
     format!("{}.{:02}", us / 1000, (us % 1000) / 10)
 }
 
-/// One line on stdout; a closed stdout ends nothing (the checks go on and
-/// the exit code still tells).
+/// One line on stdout, its control characters escaped (much of it comes
+/// from the remote); a closed stdout ends nothing (the checks go on and the
+/// exit code still tells).
 fn print_line(line: &str) {
+    let line = crate::log::visible(format_args!("{line}"), false);
     let mut out = io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();

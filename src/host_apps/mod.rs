@@ -88,7 +88,24 @@ fn run(
             app.human_name()
         );
     }
-    let entry = app.entry(&own_path()?, &options.session);
+    if env(crate::config::PASSPHRASE_ENV).is_some() {
+        warn!(
+            "{} is set here, but {} will not see this shell's environment: add it to the entry's \"env\" yourself",
+            crate::config::PASSPHRASE_ENV,
+            app.human_name()
+        );
+    }
+    let args = match std::env::current_dir() {
+        Ok(cwd) => options::anchored(&options.session, &cwd),
+        Err(_) => options.session.clone(),
+    };
+    if args != options.session {
+        info!(
+            "file paths made absolute: {} starts us in a folder of its own",
+            app.human_name()
+        );
+    }
+    let entry = app.entry(&own_path()?, &args);
     let placement = Placement {
         section: app.section(),
         name: &name,

@@ -24,6 +24,40 @@ pub enum Request {
     Run(Options),
 }
 
+/// The session flags that name files: an app starts us in a working
+/// directory of its own, where a relative path means something else.
+const PATH_FLAGS: &[&str] = &["--client-key", "--known-hosts", "--ssh-config", "-F"];
+
+/// The session flags with each relative file path made absolute from
+/// `cwd` (`~` paths and `none` stay as given: they mean the same anywhere).
+pub fn anchored(session: &[String], cwd: &std::path::Path) -> Vec<String> {
+    let anchor = |value: &str| {
+        let path = std::path::Path::new(value);
+        if path.is_absolute() || value.starts_with('~') || value == "none" || value.is_empty() {
+            value.to_string()
+        } else {
+            cwd.join(path).to_string_lossy().into_owned()
+        }
+    };
+    let mut out = Vec::with_capacity(session.len());
+    let mut args = session.iter();
+    while let Some(arg) = args.next() {
+        match arg.split_once('=') {
+            Some((flag, value)) if PATH_FLAGS.contains(&flag) => {
+                out.push(format!("{flag}={}", anchor(value)));
+            }
+            _ if PATH_FLAGS.contains(&arg.as_str()) => {
+                out.push(arg.clone());
+                if let Some(value) = args.next() {
+                    out.push(anchor(value));
+                }
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    out
+}
+
 /// Splits the arguments after `config`.
 pub fn split(raw: Vec<String>) -> Result<Request, Error> {
     let mut app: Option<String> = None;
@@ -112,6 +146,43 @@ Then restart the app so that it starts the server.";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_file_paths_are_made_absolute_and_the_rest_kept() {
+        let given: Vec<String> = [
+            "--client-key",
+            "keys/id",
+            "--known-hosts=kh",
+            "-F",
+            "none",
+            "--ssh-config",
+            "~/.ssh/config",
+            "--command",
+            "./server",
+            "--known-hosts",
+            "/etc/kh",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let got = anchored(&given, std::path::Path::new("/home/u"));
+        assert_eq!(
+            got,
+            [
+                "--client-key",
+                "/home/u/keys/id",
+                "--known-hosts=/home/u/kh",
+                "-F",
+                "none",
+                "--ssh-config",
+                "~/.ssh/config",
+                "--command",
+                "./server",
+                "--known-hosts",
+                "/etc/kh",
+            ]
+        );
+    }
 
     fn run(args: &[&str]) -> Result<Options, String> {
         match split(args.iter().map(|a| a.to_string()).collect()) {

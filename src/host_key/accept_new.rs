@@ -19,6 +19,17 @@ use crate::{info, warn};
 pub struct Acceptance {
     policy: AcceptNew,
     accepted: RefCell<Vec<Vec<u8>>>,
+    /// Trust new keys for this run but write none (`doctor` without `--fix`).
+    pub(super) dry_run: bool,
+}
+
+/// What became of a new key.
+pub(super) enum Accepted {
+    Written,
+    /// Not written: a dry run.
+    Held,
+    /// Trusted for this run only: the file could not be written.
+    Unwritten(String),
 }
 
 impl Acceptance {
@@ -26,6 +37,7 @@ impl Acceptance {
         Acceptance {
             policy,
             accepted: RefCell::new(Vec::new()),
+            dry_run: false,
         }
     }
 
@@ -41,7 +53,12 @@ impl Acceptance {
 
     /// Adds the key of a host the file at `path` does not know at all, and
     /// trusts it for this run even if the file cannot be written.
-    pub(super) fn accept(&self, path: &Path, host: &str, port: u16, blob: &[u8]) {
+    pub(super) fn accept(&self, path: &Path, host: &str, port: u16, blob: &[u8]) -> Accepted {
+        self.accepted.borrow_mut().push(blob.to_vec());
+        let name = known_hosts::lookup_name(host, port);
+        if self.dry_run {
+            return Accepted::Held;
+        }
         let line = if self.policy.hash {
             let mut salt = [0u8; 20];
             OsRng.fill_bytes(&mut salt);
@@ -49,20 +66,24 @@ impl Acceptance {
         } else {
             known_hosts::line_for(host, port, blob)
         };
-        let name = known_hosts::lookup_name(host, port);
         match known_hosts::append(path, &line, 0o644) {
-            Ok(()) => info!(
-                "added the host key of {name} ({}) to {} ({})",
-                describe_key(blob),
-                path.display(),
-                self.policy.by
-            ),
-            Err(e) => warn!(
-                "could not add the host key of {name} ({}) to {}: {e}; it is trusted for this run only",
-                describe_key(blob),
-                path.display()
-            ),
+            Ok(()) => {
+                info!(
+                    "added the host key of {name} ({}) to {} ({})",
+                    describe_key(blob),
+                    path.display(),
+                    self.policy.by
+                );
+                Accepted::Written
+            }
+            Err(e) => {
+                warn!(
+                    "could not add the host key of {name} ({}) to {}: {e}; it is trusted for this run only",
+                    describe_key(blob),
+                    path.display()
+                );
+                Accepted::Unwritten(e.to_string())
+            }
         }
-        self.accepted.borrow_mut().push(blob.to_vec());
     }
 }

@@ -30,7 +30,7 @@ use crate::config::{self, Config, HostKeyPolicy};
 use crate::error::Error;
 use crate::keys::{PublicKey, wire};
 use crate::{debug, info, warn};
-use accept_new::Acceptance;
+use accept_new::{Acceptance, Accepted};
 use known_hosts::{KnownHosts, Verdict};
 
 /// How this run checks host keys.
@@ -49,6 +49,8 @@ pub enum Trust {
         /// not pinned yet; taken by the first connection that verifies, so
         /// that a reconnect never writes the pin again.
         pin_to: RefCell<Option<PathBuf>>,
+        /// Write no pin (`doctor` without `--fix`), and say so.
+        hold_pin: bool,
     },
     /// Not at all (`--disable-host-key-checking`).
     Anyone,
@@ -110,7 +112,9 @@ impl Trust {
     pub fn describe(&self) -> String {
         match self {
             Trust::KnownHosts { known, .. } => format!("known_hosts {}", known.path().display()),
-            Trust::KeyServer { key, url, pin_to } => {
+            Trust::KeyServer {
+                key, url, pin_to, ..
+            } => {
                 let pin = match &*pin_to.borrow() {
                     Some(pins) => format!("not pinned yet in {}", pins.display()),
                     None => "matches its pin".into(),
@@ -121,11 +125,16 @@ impl Trust {
         }
     }
 
-    /// Makes the check leave every file alone: no accept-new, no pin.
+    /// Makes the check leave every file alone: accept-new and the pin trust
+    /// as they would, and write nothing.
     pub fn without_writes(&mut self) {
         match self {
-            Trust::KnownHosts { accept_new, .. } => *accept_new = None,
-            Trust::KeyServer { pin_to, .. } => *pin_to.get_mut() = None,
+            Trust::KnownHosts { accept_new, .. } => {
+                if let Some(acceptance) = accept_new {
+                    acceptance.dry_run = true;
+                }
+            }
+            Trust::KeyServer { hold_pin, .. } => *hold_pin = true,
             Trust::Anyone => {}
         }
     }
@@ -158,17 +167,27 @@ impl Trust {
                     (Err(Error::UnknownHostKey { .. }), Some(acceptance))
                         if known.keys_for(host, port).is_empty() =>
                     {
-                        acceptance.accept(known.path(), host, port, blob);
-                        Ok(format!(
-                            "new, added to {} ({})",
-                            known.path().display(),
-                            acceptance.by()
-                        ))
+                        let file = known.path().display();
+                        let by = acceptance.by();
+                        Ok(match acceptance.accept(known.path(), host, port, blob) {
+                            Accepted::Written => format!("new, added to {file} ({by})"),
+                            Accepted::Held => format!(
+                                "new; a session adds it to {file} ({by}); not written without --fix"
+                            ),
+                            Accepted::Unwritten(e) => {
+                                format!("new, trusted for this run only: {file}: {e} ({by})")
+                            }
+                        })
                     }
                     (outcome, _) => outcome,
                 }
             }
-            Trust::KeyServer { key, url, pin_to } => {
+            Trust::KeyServer {
+                key,
+                url,
+                pin_to,
+                hold_pin,
+            } => {
                 if key.blob != blob {
                     return Err(Error::KeyServerKeyMismatch {
                         target: target.to_string(),
@@ -181,8 +200,17 @@ impl Trust {
                     "host key {} matches the key server's answer",
                     describe_key(blob)
                 );
-                let pin_to = pin_to.borrow_mut().take();
                 let mut how = format!("matches the answer of {url}");
+                if *hold_pin {
+                    if let Some(pins) = &*pin_to.borrow() {
+                        how.push_str(&format!(
+                            "; a session pins it in {}; not written without --fix",
+                            pins.display()
+                        ));
+                    }
+                    return Ok(how);
+                }
+                let pin_to = pin_to.borrow_mut().take();
                 if let Some(pins) = &pin_to {
                     match pin::pin(pins, host, port, key) {
                         Ok(()) => {
@@ -241,6 +269,7 @@ fn exchange(
         key: answer.key,
         url,
         pin_to: RefCell::new((!pinned).then(|| key_server.pins.clone())),
+        hold_pin: false,
     })
 }
 
@@ -326,6 +355,7 @@ mod tests {
             key: key(1),
             url: "http://h:8000".into(),
             pin_to: RefCell::new(None),
+            hold_pin: false,
         };
         assert!(trust.verify(&key(1).blob, "h", 8022, "h:8022").is_ok());
         let err = trust.verify(&key(2).blob, "h", 8022, "h:8022").unwrap_err();
@@ -343,6 +373,7 @@ mod tests {
             key: key(1),
             url: "http://h:8000".into(),
             pin_to: RefCell::new(Some(pins.clone())),
+            hold_pin: false,
         };
         for _ in 0..3 {
             trust.verify(&key(1).blob, "h", 8022, "h:8022").unwrap();

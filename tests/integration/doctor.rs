@@ -277,22 +277,23 @@ fn doctor_names_the_port_when_the_connection_is_refused() {
     );
 }
 
-#[test]
-fn doctor_shows_what_a_remote_command_printed_when_it_is_not_an_mcp_server() {
+/// Doctor's report for a plain sshd running `command`, which must fail
+/// at `initialize` with exit 20.
+fn not_mcp(command: &str) -> (Sshd, String) {
     let sshd = Sshd::start_with(SshdOptions {
         force_command: None,
         ..SshdOptions::default()
     });
     let home = Home::new(&sshd);
-    let output = run(
-        doctor(
-            home.client(&sshd),
-            &["--command", "echo hello; echo oops >&2; exit 3"],
-        ),
-        b"",
-    );
+    let output = run(doctor(home.client(&sshd), &["--command", command]), b"");
     let report = stdout(&output);
     assert_eq!(output.status.code(), Some(20), "{report}");
+    (sshd, report)
+}
+
+#[test]
+fn doctor_shows_what_a_remote_command_printed_when_it_is_not_an_mcp_server() {
+    let (sshd, report) = not_mcp("echo hello; echo oops >&2; exit 3");
     let failed = step_line(&report, "FAIL", "initialize").unwrap();
     assert!(
         failed.contains(&format!(
@@ -454,4 +455,115 @@ fn doctor_through_a_jump_host_shows_each_step_of_both_servers() {
             "keepalive"
         ]
     );
+}
+
+#[test]
+fn doctor_bounds_a_remote_that_talks_without_ever_answering() {
+    // `yes` prints forever, never JSON-RPC: the 30 s answer bound must end it.
+    let (_sshd, report) = not_mcp("yes \"$(printf 'y\\033[2J')\"");
+    let failed = step_line(&report, "FAIL", "initialize").unwrap();
+    assert!(
+        failed.contains("no answer to initialize within 30 s; it printed: 'y\\u{1b}[2J' / "),
+        "{failed}"
+    );
+    assert!(
+        !report.contains('\u{1b}'),
+        "a control character reached the terminal"
+    );
+}
+
+#[test]
+fn doctor_with_accept_new_trusts_a_new_host_as_a_session_would_and_writes_it_only_with_fix() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    fs::write(&home.known_hosts, "").unwrap();
+    let output = run(doctor(home.client(&sshd), &["--accept-new"]), b"");
+    let report = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{report}");
+    let line = step_line(&report, "ok  ", "host key").unwrap();
+    assert!(
+        line.ends_with(&format!(
+            "new; a session adds it to {} (--accept-new); not written without --fix",
+            home.known_hosts.display()
+        )),
+        "{line}"
+    );
+    assert_eq!(fs::read_to_string(&home.known_hosts).unwrap(), "");
+
+    let output = run(doctor(home.client(&sshd), &["--accept-new", "--fix"]), b"");
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    // One line, its name hashed or not as the system's HashKnownHosts says.
+    let written = fs::read_to_string(&home.known_hosts).unwrap();
+    assert_eq!(written.lines().count(), 1, "{written}");
+    assert!(
+        written.ends_with(&format!(" {}\n", sshd.host_key)),
+        "{written}"
+    );
+}
+
+#[test]
+fn doctor_reports_a_config_that_makes_no_sense_as_its_first_step_even_in_json() {
+    let home = Home::empty();
+    let config = home.write_ssh_config("Host *\n  ProxyJump a,b,c,d,e,f,g,h,i\n");
+    let mut cmd = Command::new(bin());
+    cmd.args(["doctor", "--json", "--host", "somewhere", "--command", "x"])
+        .env("HOME", home.dir.path());
+    let output = run(cmd, b"");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["exit_code"], 2);
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{report}");
+    assert_eq!(steps[0]["name"], "configuration");
+    assert_eq!(steps[0]["ok"], false);
+    assert!(
+        steps[0]["detail"].as_str().unwrap().starts_with(&format!(
+            "{} line 2: ProxyJump a,b,c,d,e,f,g,h,i: more than 8 jump hosts",
+            config.display()
+        )),
+        "{report}"
+    );
+}
+
+#[test]
+fn doctor_stopped_by_a_signal_exits_as_a_shell_reports_it_and_leaves_no_proxy_command() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let marker = format!("doctor-signal-{}", std::process::id());
+    // A ProxyCommand that never connects anything: doctor waits in the handshake.
+    home.write_ssh_config(&format!(
+        "Host slow\n  HostName 127.0.0.1\n  ProxyCommand sh -c 'sleep 3600; : {marker}'\n"
+    ));
+    let mut client = home.client(&sshd);
+    client.args(["--host", "slow", "--connect-timeout", "60"]);
+    let child = doctor(client, &[])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while crate::proxies::processes_with(&marker).is_empty() {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the ProxyCommand never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = wait_output(child, std::time::Duration::from_secs(30));
+    let report = stdout(&output);
+    assert_eq!(output.status.code(), Some(130), "{report}");
+    assert!(
+        report.contains("  stopped by SIGINT before the checks were done\n"),
+        "{report}"
+    );
+    let gone = std::time::Instant::now();
+    while !crate::proxies::processes_with(&marker).is_empty() {
+        assert!(
+            gone.elapsed().as_secs() < 10,
+            "the ProxyCommand was left running"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }

@@ -339,7 +339,8 @@ fn doctor_against_the_peer_shows_its_key_server_and_pins_only_with_fix() {
     );
     assert!(
         line("host key").ends_with(&format!(
-            "ssh-ed25519 {fingerprint} matches the answer of {url}"
+            "ssh-ed25519 {fingerprint} matches the answer of {url}; a session pins it in {}; not written without --fix",
+            pins.display()
         )),
         "{report}"
     );

@@ -184,7 +184,7 @@ fn a_jump_host_whose_key_is_unknown_is_refused_by_name_before_anything_is_forwar
 }
 
 /// The processes whose command line holds `marker`.
-fn processes_with(marker: &str) -> Vec<String> {
+pub(crate) fn processes_with(marker: &str) -> Vec<String> {
     let out = Command::new("pgrep")
         .args(["-af", marker])
         .output()
