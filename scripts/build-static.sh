@@ -2,11 +2,16 @@
 # Builds static musl binaries without Docker, one file per architecture that
 # needs no libc, no OpenSSL and no Python on the target:
 #
-#   bash scripts/build-static.sh [TARGET...]    # default: all four
+#   bash scripts/build-static.sh [TARGET...]    # default: the four Linux ones
 #
-# TARGET is x86_64, aarch64, armv7 or armv6 (or its Rust triple). Each lands
-# in target/static/m2m-mcp-server-ssh-client-TRIPLE, stripped; its size and
-# `file` output are printed at the end.
+# TARGET is x86_64, aarch64, armv7 or armv6 (or its Rust triple), or windows
+# (x86_64-pc-windows-gnu). Each lands in
+# target/static/m2m-mcp-server-ssh-client-TRIPLE (.exe for Windows),
+# stripped; its size and `file` output are printed at the end.
+#
+# Windows: linked by Debian's mingw-w64 gcc (installed by this script), with
+# the same trimmed OpenSSL and std from source; it needs only DLLs that every
+# Windows 10 has.
 #
 # How: cargo-zigbuild links with zig (both from PyPI, in a venv under
 # target/static/tools), so no cross gcc or Docker image is needed. OpenSSL is
@@ -86,7 +91,11 @@ describe() {
     # Raspberry Pi Zero and 1: ARM1176JZF-S (ARMv6 with VFPv2).
     armv6 | arm-unknown-linux-musleabihf)
       echo "arm-unknown-linux-musleabihf arm-linux-musleabihf linux-armv4 -mcpu=arm1176jzf_s" ;;
-    *) die "unknown target '$1' (x86_64, aarch64, armv7 or armv6)" ;;
+    # Windows 10 and 11 on x86_64; "mingw" instead of a zig target: linked
+    # by mingw-w64's gcc (zig does not target windows-gnu for Rust).
+    windows | x86_64-pc-windows-gnu)
+      echo "x86_64-pc-windows-gnu mingw mingw64" ;;
+    *) die "unknown target '$1' (x86_64, aarch64, armv7, armv6 or windows)" ;;
   esac
 }
 
@@ -113,6 +122,17 @@ install_tools() {
     touch "$marker"
   fi
   export PATH="$TOOLS/bin:$PATH"
+}
+
+# mingw-w64's gcc and binutils, for the Windows target only.
+MINGW=x86_64-w64-mingw32
+install_mingw() {
+  command -v "$MINGW-gcc" >/dev/null 2>&1 && return
+  log "installing gcc-mingw-w64-x86-64 (apt) for the Windows target"
+  local sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 >/dev/null
 }
 
 install_rust_src() {
@@ -155,6 +175,7 @@ build_openssl() {
   key=$({
     printf '%s\n' "$version" "$zig_target" "$ossl_target" "$cpu_flags" \
       "$OPENSSL_CFLAGS" "$ZIGLANG_VERSION" "${options[@]}"
+    [ "$zig_target" != mingw ] || "$MINGW-gcc" --version | head -1
     declare -f build_openssl
   } | sha256sum | cut -c1-16)
   # The key is in the install path, so that a new OpenSSL changes
@@ -169,7 +190,7 @@ build_openssl() {
   rm -rf "$dir"
   mkdir -p "$dir"
   cp -R "$src" "$dir/src"
-  if [ "$ossl_target" = linux-x86_64 ]; then
+  if [ "$ossl_target" = linux-x86_64 ] || [ "$ossl_target" = mingw64 ]; then
     # OpenSSL's AVX-512 AES (GCM, XTS, CFB) is 0.74 MB of machine code, a
     # quarter of the binary, for speeds a relay over SSH never reaches (and
     # libssh2's chacha20-poly1305, not OpenSSL's AES, is the cipher OpenSSH
@@ -197,10 +218,16 @@ build_openssl() {
     die "OpenSSL's crypto/ec/build.info changed; revisit the P-256 patch"
   # One word per tool: OpenSSL's Makefile splits CC on spaces but its
   # Configure probes call it as one command.
-  local zig="$TOOLS/bin/python3 -m ziglang"
-  printf '#!/bin/sh\nexec %s cc -target %s %s "$@"\n' "$zig" "$zig_target" "$cpu_flags" >"$dir/cc"
-  printf '#!/bin/sh\nexec %s ar "$@"\n' "$zig" >"$dir/ar"
-  printf '#!/bin/sh\nexec %s ranlib "$@"\n' "$zig" >"$dir/ranlib"
+  if [ "$zig_target" = mingw ]; then
+    printf '#!/bin/sh\nexec %s-gcc "$@"\n' "$MINGW" >"$dir/cc"
+    printf '#!/bin/sh\nexec %s-ar "$@"\n' "$MINGW" >"$dir/ar"
+    printf '#!/bin/sh\nexec %s-ranlib "$@"\n' "$MINGW" >"$dir/ranlib"
+  else
+    local zig="$TOOLS/bin/python3 -m ziglang"
+    printf '#!/bin/sh\nexec %s cc -target %s %s "$@"\n' "$zig" "$zig_target" "$cpu_flags" >"$dir/cc"
+    printf '#!/bin/sh\nexec %s ar "$@"\n' "$zig" >"$dir/ar"
+    printf '#!/bin/sh\nexec %s ranlib "$@"\n' "$zig" >"$dir/ranlib"
+  fi
   chmod +x "$dir/cc" "$dir/ar" "$dir/ranlib"
   (
     cd "$dir/src"
@@ -234,6 +261,10 @@ build_target() {
     # Rust's thumbv7neon target does, without requiring NEON).
     rustflags+=" -C target-feature=+thumb-mode"
   fi
+  if [ "$zig_target" = mingw ]; then
+    build_windows "$triple" "$openssl_dir" "$up" "$low"
+    return
+  fi
   log "$triple: cargo zigbuild --release, std built from source"
   # OPENSSL_NO_VENDOR + TRIPLE_OPENSSL_DIR: link our OpenSSL, not openssl-src's.
   # CFLAGS_TRIPLE: libssh2 and zlib as small as OpenSSL.
@@ -251,11 +282,32 @@ build_target() {
   log "$triple: $out"
 }
 
+# The Windows executable: the same cargo build, linked by mingw-w64's gcc.
+# libgcc and winpthread go in statically (Rust's windows-gnu target links
+# them so), so the file needs no DLL beyond Windows' own. Unwind tables
+# stay: the target requires them (SEH).
+build_windows() {
+  local triple=$1 openssl_dir=$2 up=$3 low=$4
+  log "$triple: cargo build --release (mingw-w64), std built from source"
+  env OPENSSL_NO_VENDOR=1 \
+    "${up}_OPENSSL_DIR=$openssl_dir" "${up}_OPENSSL_STATIC=1" \
+    "CFLAGS_${low}=$SIZE_CFLAGS" "CC_${low}=$MINGW-gcc" "AR_${low}=$MINGW-ar" \
+    "CARGO_TARGET_${up}_LINKER=$MINGW-gcc" \
+    "CARGO_TARGET_${up}_RUSTFLAGS=-Zlocation-detail=none" \
+    RUSTC_BOOTSTRAP=1 \
+    cargo build --release --locked --target "$triple" -j "$JOBS" \
+    -Zbuild-std=std,panic_abort "-Zbuild-std-features=$STD_FEATURES"
+  local out=$STATIC_DIR/$BIN-$triple.exe
+  cp "$TARGET_DIR/$triple/release/$BIN.exe" "$out"
+  log "$triple: $out"
+}
+
 main() {
   local targets=("$@")
   [ ${#targets[@]} -gt 0 ] || targets=(x86_64 aarch64 armv7 armv6)
   install_tools
   install_rust_src
+  case " ${targets[*]} " in *" windows "* | *" x86_64-pc-windows-gnu "*) install_mingw ;; esac
   mkdir -p "$STATIC_DIR"
   local built=()
   for t in "${targets[@]}"; do
@@ -263,7 +315,9 @@ main() {
     desc=$(describe "$t")
     # shellcheck disable=SC2086 # the description is four words by construction
     build_target $desc
-    built+=("$STATIC_DIR/$BIN-${desc%% *}")
+    local suffix=""
+    [[ $desc != *-windows-* ]] || suffix=.exe
+    built+=("$STATIC_DIR/$BIN-${desc%% *}$suffix")
   done
   for f in "${built[@]}"; do
     printf '%s\t%s bytes\n' "$(basename "$f")" "$(stat -c %s "$f")"

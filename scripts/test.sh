@@ -4,6 +4,8 @@
 # static musl builds, each run through a session (under qemu-user for ARM).
 # STATIC_TARGETS picks the static builds (default: all four; set it empty to
 # skip them while iterating: a cold build of all four takes about 20 minutes).
+# Then the Windows executable under Wine (scripts/test-windows.sh; WINDOWS=
+# skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,5 +25,11 @@ if [ -n "$static_targets" ]; then
   bash scripts/test-static.sh $static_targets 2>&1 | tee -a "$log"
 else
   echo "test.sh: STATIC_TARGETS is empty, static builds not checked" >&2
+fi
+# The Windows executable under Wine; WINDOWS= skips it while iterating.
+if [ -n "${WINDOWS-yes}" ]; then
+  bash scripts/test-windows.sh 2>&1 | tee -a "$log"
+else
+  echo "test.sh: WINDOWS is empty, the Windows build not checked" >&2
 fi
 awk '/^test result:/ { p += $4; f += $6 } END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"

@@ -371,7 +371,7 @@ impl Config {
                 )));
             }
         }
-        let home = env("HOME");
+        let home = values::home(&env);
         let generate_missing_key = args.client_key.is_none() || args.use_key_server;
         let client_key = expand_tilde(
             args.client_key.as_deref().unwrap_or(DEFAULT_CLIENT_KEY),

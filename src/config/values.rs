@@ -38,6 +38,16 @@ pub(super) fn check_key_server_url(url: &str) -> Result<String, String> {
 }
 
 /// Expands a leading `~/` with `$HOME`, as the Python program does.
+/// The folder `~` stands for: `HOME`; on Windows, where it is seldom set,
+/// the user's profile (`USERPROFILE`), as OpenSSH for Windows.
+pub(super) fn home(env: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let home = env("HOME");
+    if cfg!(windows) && home.as_deref().is_none_or(str::is_empty) {
+        return env("USERPROFILE");
+    }
+    home
+}
+
 pub(super) fn expand_tilde(path: &str, home: Option<&str>) -> Result<PathBuf, String> {
     match path.strip_prefix("~/") {
         Some(rest) => match home {

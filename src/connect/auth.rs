@@ -83,7 +83,7 @@ impl Credentials {
             }
             other => other?,
         };
-        warn_if_exposed(path, info.mode);
+        warn_if_exposed(path, &info.exposure);
         if info.encrypted && config.passphrase.is_none() {
             return Err(Error::PassphraseMissing { path: path.clone() });
         }
@@ -119,7 +119,7 @@ impl Credentials {
                     crate::config::PASSPHRASE_ENV
                 ),
                 Ok(info) => {
-                    warn_if_exposed(path, info.mode);
+                    warn_if_exposed(path, &info.exposure);
                     keys.push(KeyFile {
                         path: path.clone(),
                         public: info.public,
@@ -163,12 +163,10 @@ impl Credentials {
     }
 }
 
-fn warn_if_exposed(path: &std::path::Path, mode: u32) {
-    if mode & 0o077 != 0 {
+fn warn_if_exposed(path: &std::path::Path, exposure: &Option<(String, String)>) {
+    if let Some((why, fix)) = exposure {
         warn!(
-            "client key {} is accessible by other users (mode {:03o}); run: chmod 600 {}",
-            path.display(),
-            mode,
+            "client key {} is accessible by other users ({why}); run: {fix}",
             path.display()
         );
     }
@@ -249,17 +247,21 @@ pub async fn authenticate(
         }
     }
 
-    if creds.agent && std::env::var_os("SSH_AUTH_SOCK").is_some_and(|s| !s.is_empty()) {
+    let named = std::env::var_os("SSH_AUTH_SOCK").is_some_and(|s| !s.is_empty());
+    // On Windows libssh2 finds an agent without SSH_AUTH_SOCK (Pageant, then
+    // OpenSSH's pipe `\\.\pipe\openssh-ssh-agent`); most machines run none.
+    if creds.agent && (named || cfg!(windows)) {
         match try_agent(session, user).await {
             Ok(AgentOutcome::Authenticated(comment)) => {
                 return Ok(accepted(format!("the ssh-agent's key '{comment}'"), &tried));
             }
             Ok(AgentOutcome::Rejected(0)) => tried.push("the ssh-agent (it holds no keys)".into()),
             Ok(AgentOutcome::Rejected(n)) => tried.push(format!("{n} key(s) of the ssh-agent")),
-            Err(detail) => {
+            Err(detail) if named => {
                 warn!("ssh-agent at SSH_AUTH_SOCK could not be used: {detail}");
                 tried.push("the ssh-agent (unreachable)".into());
             }
+            Err(detail) => debug!("no ssh-agent (Pageant or OpenSSH's) answered: {detail}"),
         }
     }
     Err(failure(creds, config, target, tried))

@@ -17,7 +17,6 @@
 //!   no direction (a lost wakeup).
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -55,9 +54,18 @@ impl SshSocket {
     }
 }
 
-impl AsRawFd for SshSocket {
-    fn as_raw_fd(&self) -> RawFd {
+// libssh2 is handed the socket's descriptor (Unix) or handle (Windows).
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for SshSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.0.as_raw_fd()
+    }
+}
+
+#[cfg(windows)]
+impl std::os::windows::io::AsRawSocket for SshSocket {
+    fn as_raw_socket(&self) -> std::os::windows::io::RawSocket {
+        self.0.as_raw_socket()
     }
 }
 

@@ -161,7 +161,7 @@ struct Stop(&'static str);
 fn stopped_code(signal: &str) -> u8 {
     match signal {
         "SIGHUP" => 129,
-        "SIGINT" => 130,
+        "SIGINT" | "Ctrl-C" => 130,
         _ => 143,
     }
 }

@@ -335,6 +335,11 @@ impl Remote {
                 // A last line without its newline is still what it printed.
                 let rest = std::mem::take(&mut self.pending);
                 self.remember(&String::from_utf8_lossy(&rest));
+                // Its exit status, and its last words on stderr, come after
+                // the end of its output.
+                let channel = &mut self.connection.channel;
+                bounded(channel.wait_close(), "waiting for the remote to close").await;
+                while self.read_pass().unwrap_or(false) {}
                 return Err(Failure::Ended);
             }
             if self.pending.len() > MAX_LINE {

@@ -8,10 +8,11 @@
 //! predecessor.
 
 use std::ffi::OsString;
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+use crate::keys::permissions;
 
 use rand_core::{OsRng, RngCore};
 
@@ -28,10 +29,7 @@ pub fn create_new(target: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
 /// left alone.
 pub fn create_parent_dir(target: &Path) -> io::Result<()> {
     match target.parent().filter(|d| !d.as_os_str().is_empty()) {
-        Some(dir) => fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir),
+        Some(dir) => permissions::create_dir_all(dir, 0o700),
         None => Ok(()),
     }
 }
@@ -45,9 +43,7 @@ pub fn replace(target: &Path, contents: &[u8], mode: u32) -> io::Result<()> {
 
 /// The permission bits of the file at `path`, to keep them when it is replaced.
 pub fn mode_of(path: &Path) -> Option<u32> {
-    fs::metadata(path)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o777)
+    permissions::mode_of(path)
 }
 
 /// A temporary file next to its target, removed when dropped, so every error
@@ -73,17 +69,8 @@ impl TempFile {
         ));
         let path = target.with_file_name(tmp_name);
 
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&path)?;
+        let mut file = permissions::open_new(&path, mode)?;
         let tmp = TempFile { path };
-        // The umask may have narrowed `mode`; that is fine for the private
-        // key but would make the public one unreadable to tools that expect
-        // 0644. Setting it on the open file never widens anything we did not
-        // ask for.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
         file.write_all(contents)?;
         file.sync_all()?;
         Ok(tmp)

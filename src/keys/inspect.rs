@@ -1,15 +1,14 @@
 //! Classifying a private key file without decrypting it: its format,
 //! whether it needs a passphrase, its public half, its permissions.
 
-use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::error::Error;
+use crate::keys::permissions;
 use crate::keys::wire::Reader;
 use crate::keys::{OPENSSH_BEGIN, OPENSSH_END, OPENSSH_MAGIC, PublicKey, pub_path};
 use crate::local_file;
@@ -36,8 +35,9 @@ pub struct KeyFileInfo {
     /// The public key, when the file carries it in clear (openssh-key-v1
     /// always does) or a readable `PATH.pub` holds it.
     pub public: Option<PublicKey>,
-    /// Permission bits (mode & 0o777) of the file, for the "too open" warning.
-    pub mode: u32,
+    /// How other users can read it, and the command that stops them (for
+    /// the "too open" warning); `None` when only its owner can.
+    pub exposure: Option<(String, String)>,
 }
 
 /// Reads and classifies a private key file: OpenSSH's own format
@@ -63,7 +63,7 @@ pub fn inspect(path: &Path) -> Result<KeyFileInfo, Error> {
         }
         Err(e) => return Err(key_file(e)),
     };
-    let mode = fs::metadata(path).map_err(key_file)?.permissions().mode() & 0o777;
+    let exposure = permissions::exposure(path);
     let text =
         std::str::from_utf8(&bytes).map_err(|_| unusable("not a PEM or OpenSSH private key"))?;
     let trimmed = text.trim_start();
@@ -98,7 +98,7 @@ pub fn inspect(path: &Path) -> Result<KeyFileInfo, Error> {
     Ok(KeyFileInfo {
         encrypted,
         public,
-        mode,
+        exposure,
     })
 }
 
@@ -150,7 +150,9 @@ mod tests {
     use super::*;
     use crate::keys::generate::{encode_openssh_ed25519, generate_ed25519};
     use crate::keys::testing::*;
+    use std::fs;
     use std::io;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn inspect_reads_public_key_from_openssh_header() {
@@ -162,7 +164,7 @@ mod tests {
         let info = inspect(&path).unwrap();
         assert!(!info.encrypted);
         assert_eq!(info.public, Some(public));
-        assert_eq!(info.mode, 0o600);
+        assert_eq!(info.exposure, None);
     }
 
     #[test]
@@ -171,7 +173,13 @@ mod tests {
         let path = dir.path().join("id_ed25519");
         generate_ed25519(&path).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(inspect(&path).unwrap().mode, 0o644);
+        assert_eq!(
+            inspect(&path).unwrap().exposure,
+            Some((
+                "mode 644".to_string(),
+                format!("chmod 600 {}", path.display())
+            ))
+        );
     }
 
     #[test]

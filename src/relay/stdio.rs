@@ -1,14 +1,15 @@
 //! Our stdin and stdout as non-blocking handles on the one event loop.
 //!
-//! Pipes and terminals go straight into the reactor. A regular file or
-//! `/dev/null` cannot be registered with epoll: stdin then reads through a
-//! small helper thread (`Unblock`, with a small buffer instead of its 8 MiB
-//! default), and stdout writes directly, since writing a file never waits on
-//! a peer.
+//! On Unix, pipes and terminals go straight into the reactor. A regular
+//! file or `/dev/null` cannot be registered with epoll: stdin then reads
+//! through a small helper thread (`Unblock`, with a small buffer instead of
+//! its 8 MiB default), and stdout writes directly, since writing a file
+//! never waits on a peer. On Windows the reactor takes only sockets: both
+//! go through a helper thread, stdout too, since a host that stops reading
+//! its pipe must not stop the loop.
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -29,28 +30,62 @@ pub enum Input {
 pub enum Output {
     Pollable(Async<File>),
     Direct(File),
+    Threaded(Unblock<File>),
 }
 
 /// Our stdin, duplicated so that the standard library's own handle (and its
 /// buffer) is never involved.
 pub fn stdin() -> io::Result<Input> {
-    let file = File::from(io::stdin().as_fd().try_clone_to_owned()?);
-    Ok(match Async::new(file) {
+    Ok(match pollable(own_stdin()?) {
         Ok(pollable) => Input::Pollable(pollable),
-        Err(_) => {
-            let file = File::from(io::stdin().as_fd().try_clone_to_owned()?);
-            Input::Threaded(Unblock::with_capacity(UNBLOCK_CAPACITY, file))
-        }
+        Err(_) => Input::Threaded(Unblock::with_capacity(UNBLOCK_CAPACITY, own_stdin()?)),
     })
 }
 
 /// Our stdout, duplicated for the same reason as [`stdin`].
 pub fn stdout() -> io::Result<Output> {
-    let file = File::from(io::stdout().as_fd().try_clone_to_owned()?);
-    Ok(match Async::new(file) {
+    Ok(match pollable(own_stdout()?) {
         Ok(pollable) => Output::Pollable(pollable),
-        Err(_) => Output::Direct(File::from(io::stdout().as_fd().try_clone_to_owned()?)),
+        Err(_) if cfg!(windows) => {
+            Output::Threaded(Unblock::with_capacity(UNBLOCK_CAPACITY, own_stdout()?))
+        }
+        Err(_) => Output::Direct(own_stdout()?),
     })
+}
+
+#[cfg(unix)]
+fn own_stdin() -> io::Result<File> {
+    use std::os::fd::AsFd;
+    Ok(File::from(io::stdin().as_fd().try_clone_to_owned()?))
+}
+
+#[cfg(unix)]
+fn own_stdout() -> io::Result<File> {
+    use std::os::fd::AsFd;
+    Ok(File::from(io::stdout().as_fd().try_clone_to_owned()?))
+}
+
+#[cfg(unix)]
+fn pollable(file: File) -> io::Result<Async<File>> {
+    Async::new(file)
+}
+
+#[cfg(windows)]
+fn own_stdin() -> io::Result<File> {
+    use std::os::windows::io::AsHandle;
+    Ok(File::from(io::stdin().as_handle().try_clone_to_owned()?))
+}
+
+#[cfg(windows)]
+fn own_stdout() -> io::Result<File> {
+    use std::os::windows::io::AsHandle;
+    Ok(File::from(io::stdout().as_handle().try_clone_to_owned()?))
+}
+
+/// Windows' reactor polls sockets only.
+#[cfg(windows)]
+fn pollable(_file: File) -> io::Result<Async<File>> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 impl AsyncRead for Input {
@@ -75,6 +110,7 @@ impl AsyncWrite for Output {
         match self.get_mut() {
             Output::Pollable(file) => Pin::new(file).poll_write(cx, buf),
             Output::Direct(file) => Poll::Ready(file.write(buf)),
+            Output::Threaded(file) => Pin::new(file).poll_write(cx, buf),
         }
     }
 
@@ -82,6 +118,7 @@ impl AsyncWrite for Output {
         match self.get_mut() {
             Output::Pollable(file) => Pin::new(file).poll_flush(cx),
             Output::Direct(file) => Poll::Ready(file.flush()),
+            Output::Threaded(file) => Pin::new(file).poll_flush(cx),
         }
     }
 

@@ -92,6 +92,7 @@ pub struct Local {
 impl Local {
     /// The running user, from the password database (as OpenSSH) with the
     /// environment's `HOME` for `~` (as the Python program's library).
+    #[cfg(unix)]
     pub fn current(env: impl Fn(&str) -> Option<String>) -> Local {
         let uid = rustix::process::getuid().as_raw();
         let entry = std::fs::read_to_string("/etc/passwd")
@@ -122,6 +123,22 @@ impl Local {
             home,
             uid,
             hostname,
+        }
+    }
+
+    /// The running user, as OpenSSH for Windows sees it: `USERNAME`, and
+    /// `HOME` when set, else the profile (`USERPROFILE`), for `~`.
+    #[cfg(windows)]
+    pub fn current(env: impl Fn(&str) -> Option<String>) -> Local {
+        let set = |name: &str| env(name).filter(|value| !value.is_empty());
+        Local {
+            user: set("USERNAME").unwrap_or_default(),
+            home: set("HOME")
+                .or_else(|| set("USERPROFILE"))
+                .unwrap_or_default(),
+            // %i has no meaning on Windows; OpenSSH for Windows gives 0 too.
+            uid: 0,
+            hostname: set("COMPUTERNAME").unwrap_or_default(),
         }
     }
 }

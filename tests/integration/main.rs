@@ -17,3 +17,4 @@ mod relay;
 mod soak;
 mod ssh_config;
 mod static_builds;
+mod windows;

@@ -160,15 +160,7 @@ impl StaticBuild {
     fn assert_session_works(&self, binary: &std::path::Path) {
         let sshd = Sshd::start();
         let home = Home::new(&sshd);
-        let input = [
-            initialize(1),
-            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_string(),
-            r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#.to_string(),
-            tool_call(3, "echo", r#"{"text":"from a static build"}"#),
-            tool_call(4, "blob", &format!(r#"{{"size":{}}}"#, 1 << 20)),
-        ]
-        .join("\n")
-            + "\n";
+        let input = one_mib_session_input("from a static build");
         let output = run(
             home.client_through(&sshd, self.launcher, binary),
             input.as_bytes(),

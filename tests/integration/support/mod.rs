@@ -429,7 +429,7 @@ impl Home {
     /// same arguments and environment, so the same session.
     pub fn client_through(&self, sshd: &Sshd, launcher: &[&str], binary: &Path) -> Command {
         let plain = self.client(sshd);
-        let mut cmd = match launcher.split_first() {
+        let cmd = match launcher.split_first() {
             Some((program, flags)) => {
                 let mut cmd = Command::new(program);
                 cmd.args(flags).arg(binary);
@@ -437,22 +437,13 @@ impl Home {
             }
             None => Command::new(binary),
         };
-        cmd.args(plain.get_args());
-        for (name, value) in plain.get_envs() {
-            match value {
-                Some(value) => cmd.env(name, value),
-                None => cmd.env_remove(name),
-            };
-        }
-        cmd
+        like(cmd, &plain)
     }
 }
 
-/// `doctor` with the arguments and environment of the session `client`,
-/// its own flags `extra` first.
-pub fn doctor(client: Command, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(client.get_program());
-    cmd.arg("doctor").args(extra).args(client.get_args());
+/// `cmd` with the arguments and environment of `client` after its own.
+pub fn like(mut cmd: Command, client: &Command) -> Command {
+    cmd.args(client.get_args());
     for (name, value) in client.get_envs() {
         match value {
             Some(value) => cmd.env(name, value),
@@ -460,6 +451,29 @@ pub fn doctor(client: Command, extra: &[&str]) -> Command {
         };
     }
     cmd
+}
+
+/// A session's input that crosses every path once: initialize, the
+/// initialized notification, tools/list, an echo of `text` and a 1 MiB
+/// result.
+pub fn one_mib_session_input(text: &str) -> String {
+    [
+        initialize(1),
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_string(),
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#.to_string(),
+        tool_call(3, "echo", &format!(r#"{{"text":"{text}"}}"#)),
+        tool_call(4, "blob", &format!(r#"{{"size":{}}}"#, 1 << 20)),
+    ]
+    .join("\n")
+        + "\n"
+}
+
+/// `doctor` with the arguments and environment of the session `client`,
+/// its own flags `extra` first.
+pub fn doctor(client: Command, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(client.get_program());
+    cmd.arg("doctor").args(extra);
+    like(cmd, &client)
 }
 
 /// A short session: initialize and one tool call.
