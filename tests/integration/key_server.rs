@@ -17,7 +17,7 @@ fn pins(home: &Home) -> PathBuf {
 }
 
 /// Our binary in key-server mode, asking only `url`, pinning in the home.
-fn client(home: &Home, sshd: &Sshd, url: &str) -> Command {
+pub(crate) fn client(home: &Home, sshd: &Sshd, url: &str) -> Command {
     let mut cmd = home.bare_client(sshd);
     cmd.args(["--use-key-server", "--key-server-url", url])
         .arg("--client-key")
@@ -28,7 +28,7 @@ fn client(home: &Home, sshd: &Sshd, url: &str) -> Command {
 }
 
 /// A stub that answers this key and accepts any registration.
-fn answering(tls: Tls, key_line: &str) -> KeyServerStub {
+pub(crate) fn answering(tls: Tls, key_line: &str) -> KeyServerStub {
     KeyServerStub::start(
         tls,
         vec![

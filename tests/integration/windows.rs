@@ -303,3 +303,88 @@ fn under_wine_a_key_others_can_read_is_used_with_a_warning_naming_icacls() {
     );
     assert_session_works(output);
 }
+
+#[test]
+#[ignore = "needs the Windows executable and Wine; run by scripts/test-windows.sh"]
+fn under_wine_a_minimal_environment_and_windows_paths_with_spaces_work() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    // A folder with a space, named the Windows way (Z:\…\with space\…).
+    let spaced = home.dir.path().join("with space");
+    fs::create_dir(&spaced).unwrap();
+    let key = spaced.join("id key");
+    fs::copy(&home.key, &key).unwrap();
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
+    let known_hosts = spaced.join("known hosts");
+    fs::copy(&home.known_hosts, &known_hosts).unwrap();
+    let windows_path = |path: &Path| {
+        let out = wine_command(&wine().prefix, "winepath")
+            .arg("-w")
+            .arg(path)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    };
+    let (key, known_hosts) = (windows_path(&key), windows_path(&known_hosts));
+    assert!(key.starts_with("Z:\\") && key.contains(' '), "{key}");
+    // What a host such as Claude Desktop passes on Windows: no HOME, no
+    // SSH_AUTH_SOCK, no PROGRAMDATA; Wine adds the profile's variables.
+    let wine = wine();
+    let mut cmd = wine_command(&wine.prefix, &wine.exe);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("WINEPREFIX", &wine.prefix)
+        .env("WINEDEBUG", "-all")
+        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+        .args(["--host", "127.0.0.1", "--port", &sshd.port.to_string()])
+        .args(["--username", &sshd.user, "--client-key", &key])
+        .args(["--known-hosts", &known_hosts]);
+    assert_session_works(run(cmd, session_input().as_bytes()));
+}
+
+#[test]
+#[ignore = "needs the Windows executable and Wine; run by scripts/test-windows.sh"]
+fn under_wine_https_to_the_key_server_verifies_its_certificate() {
+    use crate::key_server::{answering, client};
+    use crate::support::key_server::Tls;
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let stub = answering(Tls::TrustedByTestCa, &sshd.host_key);
+    let mut cmd = client(&home, &sshd, &stub.url());
+    cmd.env("SSL_CERT_FILE", stub.ca_file().unwrap());
+    assert_session_works(run(under_wine(cmd), session_input().as_bytes()));
+
+    let untrusted = answering(Tls::Untrusted, &sshd.host_key);
+    let cmd = client(&home, &sshd, &untrusted.url());
+    let output = run(under_wine(cmd), session_input().as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(17), "{stderr}");
+    assert!(
+        stderr.contains("certificate verification failed: self-signed certificate"),
+        "{stderr}"
+    );
+    assert!(untrusted.requests().is_empty());
+}
+
+#[test]
+#[ignore = "needs the Windows executable and Wine; run by scripts/test-windows.sh"]
+fn under_wine_ctrl_c_ends_the_session_cleanly() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let mut session = Session::start(under_wine(home.client(&sshd)));
+    assert_eq!(session.call(&initialize(1)), initialize_answer(1));
+    // Wine turns SIGINT into the console's Ctrl-C event.
+    let status = Command::new("kill")
+        .args(["-INT", &session.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit =
+        wait_with_timeout(&mut session.child, Duration::from_secs(30)).expect("did not exit");
+    let (_, _, stderr) = session.finish(Duration::from_secs(5));
+    assert_eq!(exit.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{PREFIX}info: Ctrl-C: finishing the session\n")),
+        "{stderr}"
+    );
+}
