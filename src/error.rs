@@ -12,7 +12,12 @@ pub enum Error {
     /// The command line is inconsistent (the message names the flags).
     Usage(String),
     /// The host name did not resolve to any address.
-    Resolve { host: String, source: io::Error },
+    Resolve {
+        host: String,
+        /// `host:port`, or `jump host host:port`, as the connection names it.
+        target: String,
+        source: io::Error,
+    },
     /// Every address of the host refused the TCP connection.
     ConnectionRefused { target: String },
     /// Connecting, or the SSH handshake after it, took longer than allowed.
@@ -144,6 +149,11 @@ pub enum Error {
     },
 }
 
+/// Whether a message's target is a jump host (its flags are not ours).
+fn jump_host(target: &str) -> bool {
+    target.starts_with(crate::connect::JUMP_HOST)
+}
+
 impl Error {
     /// The process exit code for this error, as documented in the README.
     pub fn exit_code(&self) -> u8 {
@@ -197,17 +207,46 @@ impl fmt::Display for Error {
                 "{} already has a server named '{name}'; choose another with --name, or replace it with --force",
                 path.display()
             ),
-            Error::Resolve { host, source } => {
-                write!(f, "cannot resolve host '{host}': {source}; check --host")
+            Error::Resolve {
+                host,
+                target,
+                source,
+            } => {
+                if jump_host(target) {
+                    write!(
+                        f,
+                        "cannot resolve {target}: {source}; check the ProxyJump line of your SSH config"
+                    )
+                } else {
+                    write!(f, "cannot resolve host '{host}': {source}; check --host")
+                }
             }
-            Error::ConnectionRefused { target } => write!(
-                f,
-                "connection refused by {target}; check --host and --port and that the SSH server is running"
-            ),
-            Error::ConnectTimeout { target, secs } => write!(
-                f,
-                "connection to {target} timed out after {secs} s; check --host, --port and the network (--connect-timeout sets the limit)"
-            ),
+            Error::ConnectionRefused { target } => {
+                if jump_host(target) {
+                    write!(
+                        f,
+                        "connection refused by {target}; check the ProxyJump line of your SSH config and that its SSH server is running"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "connection refused by {target}; check --host and --port and that the SSH server is running"
+                    )
+                }
+            }
+            Error::ConnectTimeout { target, secs } => {
+                if jump_host(target) {
+                    write!(
+                        f,
+                        "connection to {target} timed out after {secs} s; check the ProxyJump line of your SSH config and the network (--connect-timeout sets the limit)"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "connection to {target} timed out after {secs} s; check --host, --port and the network (--connect-timeout sets the limit)"
+                    )
+                }
+            }
             Error::Connect { target, source } => write!(f, "cannot connect to {target}: {source}"),
             Error::Handshake { target, detail } => write!(
                 f,

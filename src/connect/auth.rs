@@ -237,10 +237,14 @@ pub async fn authenticate(
                         detail: describe(&e),
                     });
                 }
+                // The connection itself failed: say to which server.
                 _ => {
-                    return Err(Error::Ssh {
-                        context: "authenticating",
-                        detail: describe(&e),
+                    return Err(Error::Connect {
+                        target: target.to_string(),
+                        source: std::io::Error::other(format!(
+                            "the connection broke during authentication: {}",
+                            describe(&e)
+                        )),
                     });
                 }
             },

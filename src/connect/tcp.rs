@@ -29,6 +29,7 @@ pub async fn connect(
             .await
             .map_err(|source| Error::Resolve {
                 host: host.to_string(),
+                target: target.to_string(),
                 source,
             })?;
     let addrs: Vec<SocketAddr> = addrs
@@ -47,6 +48,7 @@ pub async fn connect(
         };
         return Err(Error::Resolve {
             host: host.to_string(),
+            target: target.to_string(),
             source: io::Error::new(io::ErrorKind::NotFound, detail),
         });
     }

@@ -130,12 +130,18 @@ pub fn advice(e: &Error, config: &Config, default_key_missing: bool) -> Vec<Stri
             target,
             ..
         } => authentication(config, target, username, public_key.as_deref()),
+        Error::ConnectionRefused { target } if target.starts_with(JUMP_HOST) => vec![format!(
+            "nothing accepts connections at {target}: check the ProxyJump line of your SSH config (host and port) and that its sshd is running"
+        )],
         Error::ConnectionRefused { target } => vec![format!(
             "nothing accepts connections at {target}: check --host and --port ({}) and that the server is running",
             default_port(config)
         )],
         Error::ConnectTimeout { target, .. } => vec![format!(
             "{target} did not answer in time: check the address, a firewall on the way, or raise --connect-timeout"
+        )],
+        Error::Resolve { target, .. } if target.starts_with(JUMP_HOST) => vec![format!(
+            "check the spelling of {target} in the ProxyJump line of your SSH config, and this machine's DNS"
         )],
         Error::Resolve { .. } => vec![
             "check the spelling of --host (or of HostName in your SSH config) and this machine's DNS".into(),

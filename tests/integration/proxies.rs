@@ -380,3 +380,26 @@ fn a_jump_host_that_cannot_reach_the_server_is_a_connection_failure_naming_both(
     );
     assert_first_request_refused(&output);
 }
+
+#[test]
+fn a_jump_host_that_refuses_the_connection_is_named_with_the_line_to_check() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let closed = free_port("127.0.0.1");
+    home.write_ssh_config(&format!(
+        "Host target\n  HostName 127.0.0.1\n  ProxyJump 127.0.0.1:{closed}\n"
+    ));
+    let mut cmd = home.client(&sshd);
+    cmd.args(["--host", "target"]);
+    let output = run(cmd, session_input().as_bytes());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert_eq!(
+        last_line(&stderr),
+        format!(
+            "{PREFIX}connection refused by jump host 127.0.0.1:{closed}; \
+             check the ProxyJump line of your SSH config and that its SSH server is running\n"
+        )
+    );
+    assert_first_request_refused(&output);
+}
