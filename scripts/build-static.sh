@@ -17,7 +17,8 @@
 # target/static/tools), so no cross gcc or Docker image is needed. OpenSSL is
 # built by this script, once per target, with only what libssh2 and the key
 # server's TLS client use (the vendored build compiles every algorithm), and
-# cached under target/static/openssl/TRIPLE until its inputs change; the
+# cached under ~/.cache/m2m-mcp-server-ssh-client/openssl/TRIPLE/KEY (KEY
+# hashes every input; M2M_OPENSSL_CACHE moves it); the
 # Rust build then links it through TRIPLE_OPENSSL_DIR. std is built from
 # rustup's rust-src for each target (-Zbuild-std, see STD_FEATURES), so no
 # prebuilt std for the target is needed. Everything is idempotent: a second
@@ -36,6 +37,9 @@ BIN=m2m-mcp-server-ssh-client
 TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 STATIC_DIR=$TARGET_DIR/static
 TOOLS=$STATIC_DIR/tools
+# OpenSSL builds, one folder per target and key (every input hashed in):
+# outside the checkout, so that a fresh clone (CI) reuses them.
+OPENSSL_CACHE=${M2M_OPENSSL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/m2m-mcp-server-ssh-client/openssl}
 # The user may share the 2 cores with other work; more jobs only thrash.
 JOBS=${STATIC_JOBS:-2}
 
@@ -161,7 +165,8 @@ build_openssl() {
   local src version
   read -r src version < <(openssl_source)
   [ -f "$src/Configure" ] || die "no OpenSSL source found in the openssl-src crate"
-  local dir=$STATIC_DIR/openssl/$triple
+  # Built in the checkout's target/, kept in the cache outside it.
+  local dir=$STATIC_DIR/openssl-build/$triple
   local options=("${OPENSSL_OPTIONS[@]}")
   if [ "$triple" = arm-unknown-linux-musleabihf ]; then
     # ARMv6: OpenSSL's assembler offers nothing beyond integer code here
@@ -180,7 +185,7 @@ build_openssl() {
   } | sha256sum | cut -c1-16)
   # The key is in the install path, so that a new OpenSSL changes
   # TRIPLE_OPENSSL_DIR and cargo relinks.
-  local prefix=$dir/$key
+  local prefix=$OPENSSL_CACHE/$triple/$key
   if [ -f "$prefix/.complete" ]; then
     log "$triple: OpenSSL $version cached ($prefix)"
     echo "$prefix"
@@ -238,11 +243,16 @@ build_openssl() {
       perl ./Configure "$ossl_target" --prefix="$prefix" --libdir=lib \
       --openssldir=/etc/ssl "${options[@]}" >"$dir/configure.log" 2>&1 ||
       { tail -20 "$dir/configure.log" >&2; die "$triple: OpenSSL Configure failed ($dir/configure.log)"; }
-    { make -j"$JOBS" build_libs && make install_dev; } >"$dir/make.log" 2>&1 ||
+    { make -j"$JOBS" build_libs && make install_dev DESTDIR="$dir/staged"; } >"$dir/make.log" 2>&1 ||
       { tail -30 "$dir/make.log" >&2; die "$triple: OpenSSL build failed ($dir/make.log)"; }
   )
-  rm -rf "$dir/src"
-  touch "$prefix/.complete"
+  touch "$dir/staged$prefix/.complete"
+  # One rename publishes it whole; a checkout that published the same key
+  # meanwhile (the cache is shared) wins, and ours goes.
+  mkdir -p "$(dirname "$prefix")"
+  mv -T "$dir/staged$prefix" "$prefix" 2>/dev/null || [ -f "$prefix/.complete" ] ||
+    die "$triple: cannot publish OpenSSL in $prefix"
+  rm -rf "$dir"
   echo "$prefix"
 }
 

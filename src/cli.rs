@@ -116,7 +116,9 @@ const VALUE_OPTIONS: &[&str] = &[
 /// Rewrites `--name=value` as `--name value` for our value options, and
 /// keeps only the last of a repeated value option, as the Python program's
 /// argparse does (argh would refuse both), so that configurations written
-/// for it keep working.
+/// for it keep working. An argument that is still an MCP Bundle's
+/// placeholder (`${user_config.KEY}`: Claude Desktop can leave an optional
+/// field the user left empty that way) counts as absent, with its option.
 pub fn normalize(args: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut split = Vec::new();
     let mut args = args.into_iter();
@@ -142,7 +144,15 @@ pub fn normalize(args: impl IntoIterator<Item = String>) -> Vec<String> {
             out.extend(split[i..].iter().cloned());
             break;
         }
+        if unfilled(arg) {
+            i += 1;
+            continue;
+        }
         if VALUE_OPTIONS.contains(&arg.as_str()) && i + 1 < split.len() {
+            if unfilled(&split[i + 1]) {
+                i += 2;
+                continue;
+            }
             if let Some(earlier) = out.iter().position(|a| a == arg) {
                 out.drain(earlier..earlier + 2);
             }
@@ -155,6 +165,18 @@ pub fn normalize(args: impl IntoIterator<Item = String>) -> Vec<String> {
         }
     }
     out
+}
+
+/// An MCP Bundle's `${user_config.KEY}` that the host did not fill in.
+fn unfilled(arg: &str) -> bool {
+    arg.strip_prefix("${user_config.")
+        .and_then(|rest| rest.strip_suffix('}'))
+        .is_some_and(|key| {
+            !key.is_empty()
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
 }
 
 /// What parsing the command line came to when it does not go on to a
@@ -205,6 +227,31 @@ mod tests {
                 "a=b"
             ])
         );
+    }
+
+    #[test]
+    fn an_unfilled_bundle_placeholder_is_absent_with_its_option() {
+        let got = normalize(strings(&[
+            "--host",
+            "h",
+            "--client-key",
+            "${user_config.client_key}",
+            "--known-hosts=${user_config.known_hosts}",
+            "${user_config.extra_args}",
+            "--command",
+            "echo ${user_config.x} stays inside a value",
+        ]));
+        assert_eq!(
+            got,
+            strings(&[
+                "--host",
+                "h",
+                "--command",
+                "echo ${user_config.x} stays inside a value"
+            ])
+        );
+        assert!(!unfilled("${user_config.}"));
+        assert!(!unfilled("${HOME}"));
     }
 
     #[test]

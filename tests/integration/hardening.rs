@@ -396,3 +396,26 @@ fn a_request_the_remote_answers_with_a_null_id_is_not_waited_for_at_the_end() {
     // The parse error answered id 2: the end did not wait out its grace for it.
     assert!(!stderr.contains("still unanswered"), "{stderr}");
 }
+
+#[test]
+fn an_optional_bundle_field_left_as_its_placeholder_is_ignored() {
+    let sshd = Sshd::start();
+    let home = Home::new(&sshd);
+    let mut cmd = home.client(&sshd);
+    // What Claude Desktop can pass for optional MCP Bundle fields left empty.
+    cmd.args([
+        "--passphrase",
+        "${user_config.passphrase}",
+        "--key-server-url=${user_config.key_server_url}",
+        "${user_config.extra_args}",
+    ]);
+    let output = run(cmd, session_input().as_bytes());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "{PREFIX}info: connected to 127.0.0.1:{} as '{}'\n",
+            sshd.port, sshd.user
+        )
+    );
+    assert_session_works(output);
+}
