@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 
 log() { echo "test-windows: $*" >&2; }
 
-if ! command -v wine >/dev/null 2>&1 || ! command -v wine64 >/dev/null 2>&1; then
+# Debian's wine64 puts its loader in /usr/lib/wine, off the PATH.
+if ! command -v wine >/dev/null 2>&1 || [ ! -x /usr/lib/wine/wine64 ]; then
   log "installing wine64 and wine (apt)"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
