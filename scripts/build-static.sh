@@ -4,14 +4,22 @@
 #
 #   bash scripts/build-static.sh [TARGET...]    # default: the four Linux ones
 #
-# TARGET is x86_64, aarch64, armv7 or armv6 (or its Rust triple), or windows
-# (x86_64-pc-windows-gnu). Each lands in
-# target/static/m2m-mcp-server-ssh-client-TRIPLE (.exe for Windows),
-# stripped; its size and `file` output are printed at the end.
+# TARGET is x86_64, aarch64, armv7 or armv6 (or its Rust triple), windows
+# (x86_64-pc-windows-gnu), macos-arm64 or macos-x86_64 (TRIPLE
+# aarch64-/x86_64-apple-darwin), macos (both, and the universal file
+# m2m-mcp-server-ssh-client-universal-apple-darwin), or mcpb (the Claude
+# Desktop bundle, m2m-mcp-server-ssh-client.mcpb, with the files it carries).
+# Each lands in target/static/m2m-mcp-server-ssh-client-TRIPLE (.exe for
+# Windows), stripped; its size and `file` output are printed at the end.
 #
 # Windows: linked by Debian's mingw-w64 gcc (installed by this script), with
 # the same trimmed OpenSSL and std from source; it needs only DLLs that every
 # Windows 10 has.
+#
+# macOS: linked by zig against its own stubs of the system libraries (no
+# SDK), for macOS 11.0 and later, and ad-hoc signed (scripts/macho.py signs
+# the x86_64 file, which zig leaves unsigned, and makes the universal file).
+# Running them needs a Mac; tests/integration/macos.rs checks the files.
 #
 # How: cargo-zigbuild links with zig (both from PyPI, in a venv under
 # target/static/tools), so no cross gcc or Docker image is needed. OpenSSL is
@@ -33,6 +41,8 @@ die() { log "error: $*"; exit 1; }
 ZIGLANG_VERSION=0.17.1
 CARGO_ZIGBUILD_VERSION=0.24.0
 BIN=m2m-mcp-server-ssh-client
+# The oldest macOS the Mac files run on: 11.0 is the first on Apple silicon.
+MACOS_MIN=11.0
 
 TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 STATIC_DIR=$TARGET_DIR/static
@@ -99,7 +109,13 @@ describe() {
     # by mingw-w64's gcc (zig does not target windows-gnu for Rust).
     windows | x86_64-pc-windows-gnu)
       echo "x86_64-pc-windows-gnu mingw mingw64" ;;
-    *) die "unknown target '$1' (x86_64, aarch64, armv7, armv6 or windows)" ;;
+    # macOS 11 (Big Sur, the first on Apple silicon) and later; zig links
+    # against its own libSystem stubs, so no SDK is needed.
+    macos-arm64 | aarch64-apple-darwin)
+      echo "aarch64-apple-darwin aarch64-macos.$MACOS_MIN darwin64-arm64-cc" ;;
+    macos-x86_64 | x86_64-apple-darwin)
+      echo "x86_64-apple-darwin x86_64-macos.$MACOS_MIN darwin64-x86_64-cc" ;;
+    *) die "unknown target '$1' (x86_64, aarch64, armv7, armv6, windows, macos-arm64 or macos-x86_64)" ;;
   esac
 }
 
@@ -195,7 +211,7 @@ build_openssl() {
   rm -rf "$dir"
   mkdir -p "$dir"
   cp -R "$src" "$dir/src"
-  if [ "$ossl_target" = linux-x86_64 ] || [ "$ossl_target" = mingw64 ]; then
+  if [[ $ossl_target == *x86_64* || $ossl_target == mingw64 ]]; then
     # OpenSSL's AVX-512 AES (GCM, XTS, CFB) is 0.74 MB of machine code, a
     # quarter of the binary, for speeds a relay over SSH never reaches (and
     # libssh2's chacha20-poly1305, not OpenSSL's AES, is the cipher OpenSSH
@@ -265,7 +281,9 @@ build_target() {
   local low=${triple//-/_}
   # -Zlocation-detail=none: no file, line and column strings for panics
   # (which abort, and which no input may reach): smaller on every target.
-  local rustflags="-C force-unwind-tables=no -C link-self-contained=no -Zlocation-detail=none"
+  local rustflags="-C force-unwind-tables=no -Zlocation-detail=none"
+  # zig's musl provides crt1.o and libc.
+  [[ $triple != *-musl* ]] || rustflags+=" -C link-self-contained=no"
   if [[ $zig_target == thumb-* ]]; then
     # Thumb-2: the same ARMv7 instructions in mostly 16-bit encodings (what
     # Rust's thumbv7neon target does, without requiring NEON).
@@ -275,20 +293,27 @@ build_target() {
     build_windows "$triple" "$openssl_dir" "$up" "$low"
     return
   fi
+  # rustc and cargo-zigbuild both read the minimum macOS from here.
+  local macos_env=()
+  [[ $triple != *-apple-darwin ]] || macos_env=("MACOSX_DEPLOYMENT_TARGET=$MACOS_MIN")
   log "$triple: cargo zigbuild --release, std built from source"
   # OPENSSL_NO_VENDOR + TRIPLE_OPENSSL_DIR: link our OpenSSL, not openssl-src's.
   # CFLAGS_TRIPLE: libssh2 and zlib as small as OpenSSL.
   # RUSTC_BOOTSTRAP=1: -Z flags on the stable toolchain.
-  # -link-self-contained=no: zig's musl provides crt1.o and libc.
   env OPENSSL_NO_VENDOR=1 \
     "${up}_OPENSSL_DIR=$openssl_dir" "${up}_OPENSSL_STATIC=1" \
     "CFLAGS_${low}=$SIZE_CFLAGS" \
     "CARGO_TARGET_${up}_RUSTFLAGS=$rustflags" \
-    RUSTC_BOOTSTRAP=1 \
+    RUSTC_BOOTSTRAP=1 "${macos_env[@]}" \
     cargo zigbuild --release --locked --target "$triple" -j "$JOBS" \
     -Zbuild-std=std,panic_abort "-Zbuild-std-features=$STD_FEATURES"
   local out=$STATIC_DIR/$BIN-$triple
   cp "$TARGET_DIR/$triple/release/$BIN" "$out"
+  if [[ $triple == *-apple-darwin ]]; then
+    # zig signs arm64 files (macOS runs no unsigned arm64 code), not x86_64
+    # ones; a signed file is left as it is.
+    python3 scripts/macho.py sign "$out" "$BIN"
+  fi
   log "$triple: $out"
 }
 
@@ -312,9 +337,59 @@ build_windows() {
   log "$triple: $out"
 }
 
+# The MCP Bundle for Claude Desktop: packaging/mcpb (manifest, launcher,
+# icon) with the executables for macOS (both CPUs), Windows and Linux
+# (x86_64, aarch64), validated and packed by @anthropic-ai/mcpb as
+# tests/npm/package-lock.json pins it. The manifest's version (and its
+# repository, once Cargo.toml names one) come from Cargo.toml.
+pack_mcpb() {
+  local stage=$STATIC_DIR/mcpb
+  local out=$STATIC_DIR/$BIN.mcpb
+  bash scripts/install-npm-peers.sh
+  rm -rf "$stage"
+  cp -R packaging/mcpb "$stage"
+  local platform triple suffix
+  for platform in darwin-arm64:aarch64-apple-darwin darwin-x64:x86_64-apple-darwin \
+    linux-x64:x86_64-unknown-linux-musl linux-arm64:aarch64-unknown-linux-musl \
+    win32-x64:x86_64-pc-windows-gnu; do
+    triple=${platform#*:}
+    suffix=""
+    [[ $triple != *-windows-* ]] || suffix=.exe
+    mkdir -p "$stage/server/${platform%%:*}"
+    install -m 755 "$STATIC_DIR/$BIN-$triple$suffix" "$stage/server/${platform%%:*}/$BIN$suffix"
+  done
+  chmod 755 "$stage/server/launch.sh"
+  cargo metadata --locked --no-deps --format-version 1 | python3 -c '
+import json, sys
+package = json.load(sys.stdin)["packages"][0]
+path = sys.argv[1]
+manifest = json.load(open(path))
+manifest["version"] = package["version"]
+if package.get("repository"):
+    manifest["repository"] = {"type": "git", "url": package["repository"]}
+with open(path, "w") as f:
+    json.dump(manifest, f, indent=2, ensure_ascii=False)
+    f.write("\n")
+' "$stage/manifest.json"
+  local mcpb=tests/npm/node_modules/.bin/mcpb
+  "$mcpb" validate "$stage/manifest.json" >&2
+  rm -f "$out"
+  "$mcpb" pack "$stage" "$out" >&2
+}
+
 main() {
-  local targets=("$@")
-  [ ${#targets[@]} -gt 0 ] || targets=(x86_64 aarch64 armv7 armv6)
+  local targets=() requested=("$@") universal="" bundle=""
+  [ ${#requested[@]} -gt 0 ] || requested=(x86_64 aarch64 armv7 armv6)
+  for t in "${requested[@]}"; do
+    case $t in
+      # Both slices and the universal file made of them.
+      macos) targets+=(macos-arm64 macos-x86_64) universal=yes ;;
+      mcpb) targets+=(x86_64 aarch64 windows macos-arm64 macos-x86_64) bundle=yes ;;
+      *) targets+=("$t") ;;
+    esac
+  done
+  # Each once, in the order first asked for.
+  mapfile -t targets < <(printf '%s\n' "${targets[@]}" | awk '!seen[$0]++')
   install_tools
   install_rust_src
   case " ${targets[*]} " in *" windows "* | *" x86_64-pc-windows-gnu "*) install_mingw ;; esac
@@ -329,6 +404,15 @@ main() {
     [[ $desc != *-windows-* ]] || suffix=.exe
     built+=("$STATIC_DIR/$BIN-${desc%% *}$suffix")
   done
+  if [ -n "$universal" ]; then
+    built+=("$STATIC_DIR/$BIN-universal-apple-darwin")
+    python3 scripts/macho.py lipo "${built[-1]}" \
+      "$STATIC_DIR/$BIN-x86_64-apple-darwin" "$STATIC_DIR/$BIN-aarch64-apple-darwin"
+  fi
+  if [ -n "$bundle" ]; then
+    pack_mcpb
+    built+=("$STATIC_DIR/$BIN.mcpb")
+  fi
   for f in "${built[@]}"; do
     printf '%s\t%s bytes\n' "$(basename "$f")" "$(stat -c %s "$f")"
     file -b "$f" | sed 's/^/\t/'

@@ -41,6 +41,7 @@ fi
 log "npm ci in $DIR (node $(node --version), npm $(npm --version))"
 (cd "$DIR" && npm ci --no-audit --no-fund --loglevel=error)
 for entry in @modelcontextprotocol/server-everything/dist/index.js \
+             @anthropic-ai/mcpb/dist/cli/cli.js \
              @modelcontextprotocol/inspector-cli/build/cli.js; do
   [ -f "$DIR/node_modules/$entry" ] || die "$entry missing after npm ci"
 done

@@ -5,7 +5,8 @@
 # STATIC_TARGETS picks the static builds (default: all four; set it empty to
 # skip them while iterating: a cold build of all four takes about 20 minutes).
 # Then the Windows executable under Wine (scripts/test-windows.sh; WINDOWS=
-# skips it).
+# skips it), the macOS files and the Claude Desktop bundle
+# (scripts/test-macos.sh, scripts/test-mcpb.sh; DESKTOP= skips them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,5 +32,18 @@ if [ -n "${WINDOWS-yes}" ]; then
   bash scripts/test-windows.sh 2>&1 | tee -a "$log"
 else
   echo "test.sh: WINDOWS is empty, the Windows build not checked" >&2
+fi
+# The macOS files, then the Claude Desktop bundle that carries them with the
+# Linux and Windows ones (its Windows entry runs under the Windows tests'
+# Wine); DESKTOP= skips both.
+if [ -n "${DESKTOP-yes}" ]; then
+  bash scripts/test-macos.sh 2>&1 | tee -a "$log"
+  if [ -n "${WINDOWS-yes}" ]; then
+    bash scripts/test-mcpb.sh 2>&1 | tee -a "$log"
+  else
+    echo "test.sh: WINDOWS is empty, the bundle (which carries the Windows file) not checked" >&2
+  fi
+else
+  echo "test.sh: DESKTOP is empty, the macOS files and the bundle not checked" >&2
 fi
 awk '/^test result:/ { p += $4; f += $6 } END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"

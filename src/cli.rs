@@ -113,12 +113,22 @@ const VALUE_OPTIONS: &[&str] = &[
     "--ssh-config",
 ];
 
+/// Switches that an MCP Bundle sets from a boolean field, as
+/// `--name=${user_config.KEY}`, which the host turns into `--name=true` or
+/// `--name=false`.
+const SWITCHES: &[&str] = &[
+    "--disable-host-key-checking",
+    "--accept-new",
+    "--use-key-server",
+];
+
 /// Rewrites `--name=value` as `--name value` for our value options, and
 /// keeps only the last of a repeated value option, as the Python program's
 /// argparse does (argh would refuse both), so that configurations written
 /// for it keep working. An argument that is still an MCP Bundle's
 /// placeholder (`${user_config.KEY}`: Claude Desktop can leave an optional
 /// field the user left empty that way) counts as absent, with its option.
+/// A switch written `--name=true` is given, `--name=false` is not.
 pub fn normalize(args: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut split = Vec::new();
     let mut args = args.into_iter();
@@ -133,6 +143,12 @@ pub fn normalize(args: impl IntoIterator<Item = String>) -> Vec<String> {
                 split.push(name.to_string());
                 split.push(value.to_string());
             }
+            Some((name, value)) if SWITCHES.contains(&name) => match value {
+                "true" => split.push(name.to_string()),
+                "false" => {}
+                _ if unfilled(value) => {}
+                _ => split.push(arg),
+            },
             _ => split.push(arg),
         }
     }
@@ -168,7 +184,7 @@ pub fn normalize(args: impl IntoIterator<Item = String>) -> Vec<String> {
 }
 
 /// An MCP Bundle's `${user_config.KEY}` that the host did not fill in.
-fn unfilled(arg: &str) -> bool {
+pub fn unfilled(arg: &str) -> bool {
     arg.strip_prefix("${user_config.")
         .and_then(|rest| rest.strip_suffix('}'))
         .is_some_and(|key| {
@@ -252,6 +268,21 @@ mod tests {
         );
         assert!(!unfilled("${user_config.}"));
         assert!(!unfilled("${HOME}"));
+    }
+
+    #[test]
+    fn a_switch_set_from_a_bundle_boolean_is_given_only_when_true() {
+        let got = normalize(strings(&[
+            "--use-key-server=true",
+            "--accept-new=false",
+            "--disable-host-key-checking=${user_config.insecure}",
+            "--use-key-server=yes",
+        ]));
+        assert_eq!(got, strings(&["--use-key-server", "--use-key-server=yes"]));
+        let args = parse(&["m"], strings(&["--use-key-server=false"])).unwrap();
+        assert!(!args.use_key_server);
+        let args = parse(&["m"], strings(&["--use-key-server=true"])).unwrap();
+        assert!(args.use_key_server);
     }
 
     #[test]

@@ -451,7 +451,9 @@ impl Config {
         let passphrase = args
             .passphrase
             .or_else(|| env(PASSPHRASE_ENV))
-            .filter(|p| !p.is_empty());
+            // An MCP Bundle's optional passphrase field left empty reaches
+            // the environment as its literal placeholder.
+            .filter(|p| !p.is_empty() && !crate::cli::unfilled(p));
         Ok(Config {
             host: address::unbracketed(&args.host).to_string(),
             port: args.port.unwrap_or(DEFAULT_PORT),
@@ -546,6 +548,19 @@ mod tests {
         assert_eq!(c.passphrase.as_deref(), Some("s3cret"));
         assert!(!c.passphrase_on_command_line);
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_bundle_passphrase_left_empty_is_no_passphrase() {
+        let c = config(
+            &[],
+            &[
+                ("HOME", "/h"),
+                (PASSPHRASE_ENV, "${user_config.passphrase}"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.passphrase, None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod support;
 
 mod auth;
+mod bundle;
 mod compat;
 mod doctor;
 mod endings;
@@ -10,6 +11,7 @@ mod hardening;
 mod host_apps;
 mod host_keys;
 mod key_server;
+mod macos;
 mod peer;
 mod proxies;
 mod reconnect;

@@ -103,6 +103,25 @@ fn wine_command(prefix: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command 
     cmd
 }
 
+/// `path` as Windows programs under Wine see it (`Z:\\…`).
+pub fn windows_path(path: &Path) -> String {
+    let out = wine_command(&wine().prefix, "winepath")
+        .arg("-w")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// `program` (a Windows executable) under Wine in the tests' prefix, with
+/// the test-only ProcessPrng stand-in copied beside it first.
+pub fn wine_running(program: &Path) -> Command {
+    let wine = wine();
+    let shim = wine.exe.with_file_name("bcryptprimitives.dll");
+    fs::copy(&shim, program.with_file_name("bcryptprimitives.dll")).unwrap();
+    wine_command(&wine.prefix, program)
+}
+
 /// `client` (a command for our Linux binary) run as the Windows executable
 /// under Wine: the same arguments and environment.
 fn under_wine(client: Command) -> Command {
@@ -317,14 +336,6 @@ fn under_wine_a_minimal_environment_and_windows_paths_with_spaces_work() {
     fs::set_permissions(&key, fs::Permissions::from_mode(0o600)).unwrap();
     let known_hosts = spaced.join("known hosts");
     fs::copy(&home.known_hosts, &known_hosts).unwrap();
-    let windows_path = |path: &Path| {
-        let out = wine_command(&wine().prefix, "winepath")
-            .arg("-w")
-            .arg(path)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
-    };
     let (key, known_hosts) = (windows_path(&key), windows_path(&known_hosts));
     assert!(key.starts_with("Z:\\") && key.contains(' '), "{key}");
     // What a host such as Claude Desktop passes on Windows: no HOME, no
