@@ -358,6 +358,8 @@ pack_mcpb() {
     mkdir -p "$stage/server/${platform%%:*}"
     install -m 755 "$STATIC_DIR/$BIN-$triple$suffix" "$stage/server/${platform%%:*}/$BIN$suffix"
   done
+  # The modes the zip records, whatever the checkout's umask.
+  chmod 644 "$stage/manifest.json" "$stage/icon.png"
   chmod 755 "$stage/server/launch.sh"
   cargo metadata --locked --no-deps --format-version 1 | python3 -c '
 import json, sys

@@ -290,11 +290,16 @@ fn under_wine_a_cut_answers_the_request_in_flight_and_the_session_comes_back() {
     assert_eq!(session.call(&initialize(1)), initialize_answer(1));
     session.send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
     session.send(&tool_call(2, "sleep", r#"{"ms":30000}"#));
+    // The echo's answer says the sleep reached the server before the cut
+    // (under Wine, stdin reaches the event loop through a thread: a cut
+    // right after the send could find the request still queued).
+    let echo = session.call(&tool_call(3, "echo", r#"{"text":"sent"}"#));
+    assert!(echo.contains(r#""text":"sent""#), "{echo}");
     proxy.set(Network::Refuse);
     proxy.cut();
     assert_eq!(session.recv_string(), lost(2, CUT));
     proxy.set(Network::Pass);
-    let answer = session.call(&tool_call(3, "echo", r#"{"text":"back"}"#));
+    let answer = session.call(&tool_call(4, "echo", r#"{"text":"back"}"#));
     assert!(answer.contains(r#""text":"back""#), "{answer}");
     session.close_stdin();
     let (status, _, stderr) = session.finish(Duration::from_secs(30));
