@@ -133,15 +133,16 @@ def lipo(out, thin):
         load_commands(data)
         cputype, cpusubtype = struct.unpack_from("<ii", data, 4)
         slices.append((cputype, cpusubtype & 0x00FFFFFF, data))
-    offset = align(8 + 20 * len(slices), 1 << FAT_ALIGN)
     header = struct.pack(">II", FAT_MAGIC, len(slices))
+    offsets = []
+    end = 8 + 20 * len(slices)
     for cputype, cpusubtype, data in slices:
-        header += struct.pack(">iiIII", cputype, cpusubtype, offset, len(data), FAT_ALIGN)
-        offset = align(offset + len(data), 1 << FAT_ALIGN)
+        offsets.append(align(end, 1 << FAT_ALIGN))
+        header += struct.pack(">iiIII", cputype, cpusubtype, offsets[-1], len(data), FAT_ALIGN)
+        end = offsets[-1] + len(data)
     body = bytearray(header)
-    for _cpu, _sub, data in slices:
-        body += b"\0" * (align(len(body), 1 << FAT_ALIGN) - len(body))
-        body += data
+    for (_cpu, _sub, data), offset in zip(slices, offsets):
+        body += bytes(offset - len(body)) + data
     write(out, body)
 
 

@@ -20,13 +20,6 @@ use crate::windows::{windows_path, wine_running};
 
 const BIN: &str = "m2m-mcp-server-ssh-client";
 
-fn static_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-        .join("static")
-}
-
 fn npm_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/npm")
 }

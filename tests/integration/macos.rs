@@ -7,8 +7,8 @@
 //! a Mac. `#[ignore]`d in a plain `cargo test`; `scripts/test-macos.sh`
 //! builds the files and runs these.
 
+use crate::support::static_dir;
 use std::fs;
-use std::path::PathBuf;
 
 const CPU_TYPE_X86_64: u32 = 0x0100_0007;
 const CPU_TYPE_ARM64: u32 = 0x0100_000c;
@@ -39,13 +39,6 @@ const MACOS_11_0: u32 = 11 << 16;
 /// Per slice (issue 18): a Mac's disk is not a Pi's SD card, but a file
 /// that grows unnoticed is a bug.
 const BUDGET: usize = 3_500_000;
-
-fn static_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-        .join("static")
-}
 
 fn read(triple: &str) -> Vec<u8> {
     let path = static_dir().join(format!("m2m-mcp-server-ssh-client-{triple}"));

@@ -71,12 +71,7 @@ const ARMV6: StaticBuild = StaticBuild {
 
 impl StaticBuild {
     fn path(&self) -> PathBuf {
-        let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-        target_dir
-            .join("static")
-            .join(format!("m2m-mcp-server-ssh-client-{}", self.triple))
+        static_dir().join(format!("m2m-mcp-server-ssh-client-{}", self.triple))
     }
 
     /// The whole check: the file, then a session through it.

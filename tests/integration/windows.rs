@@ -36,12 +36,6 @@ const SYSTEM_DLLS: &[&str] = &[
     "ws2_32.dll",
 ];
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
 /// The executable as built, beside nothing.
 fn built() -> PathBuf {
     let path = target_dir()

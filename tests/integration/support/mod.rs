@@ -79,6 +79,18 @@ pub fn fingerprint(public_line: &str) -> String {
         .to_string()
 }
 
+/// Cargo's target folder, where the tests' own builds go.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// Where `scripts/build-static.sh` leaves the files it builds.
+pub fn static_dir() -> PathBuf {
+    target_dir().join("static")
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
